@@ -1,0 +1,173 @@
+// Composition root: starts the children in order, stops them in reverse. No module singletons:
+// every service gets its dependencies here.
+import type { Server } from "bun";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Accounts } from "./accounts/index.ts";
+import { Analytics } from "./analytics/index.ts";
+import type { Config } from "./config.ts";
+import { closeSqlite, migrate, openSqlite } from "./db/sqlite.ts";
+import { ViewerTokens } from "./identity/viewer-token.ts";
+import { randomToken } from "./runtime/ids.ts";
+import { TrustedProxies } from "./runtime/ip.ts";
+import { createLogger, type Logger } from "./runtime/logger.ts";
+import { Metrics } from "./runtime/metrics.ts";
+import { systemClock, type Clock } from "./runtime/time.ts";
+import { Streams } from "./streams/index.ts";
+import { Viewers } from "./viewers/index.ts";
+import { apiRoutes } from "./web/api/index.ts";
+import { buildApp, serve } from "./web/http.ts";
+import { opsRoutes } from "./web/ops.ts";
+import { pageRoutes } from "./web/pages.ts";
+import type { Conn } from "./web/socket/conn.ts";
+import { CLOSE, Hub } from "./web/socket/hub.ts";
+import { Upgrader } from "./web/socket/upgrade.ts";
+
+export interface App {
+  config: Readonly<Config>;
+  url: string;
+  port: number;
+  server: Server<Conn>;
+  hub: Hub;
+  accounts: Accounts;
+  streams: Streams;
+  viewers: Viewers;
+  viewerTokenSecret: string | null;
+  generatedAdminPassword: string | null;
+  /** Drain: stop accepting, close sockets with 1012, close databases. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Where the one-time admin password is shown (stderr by default, never the JSON log). */
+  announce?: (text: string) => void;
+}
+
+export async function startApp(config: Readonly<Config>, opts: StartOptions = {}): Promise<App> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  const metrics = new Metrics();
+  const stops: Array<() => void | Promise<void>> = [];
+  let ready = false;
+  try {
+    // 1. Data folder and the viewer-token secret (generated once, kept in the data folder).
+    mkdirSync(config.dataDir, { recursive: true });
+    const secret = config.viewerJwksUrl ? null : (config.viewerTokenSecret ?? readOrCreateSecret(config.dataDir));
+
+    // 2. Live state: SQLite, migrated before anything reads it.
+    const db = openSqlite(join(config.dataDir, "hubbub.sqlite"));
+    stops.push(() => closeSqlite(db));
+    const applied = migrate(db);
+    if (applied.length) logger.info("migrations applied", { versions: applied });
+
+    // 3. Domains, each with its own door.
+    const accounts = new Accounts(db, clock, config.adminApiKey);
+    const streams = new Streams(db, clock, accounts);
+    const viewers = new Viewers(db, clock);
+    const boot = await accounts.ensureBootstrapAdmin(config.adminPassword);
+    if (boot.generatedPassword) {
+      (opts.announce ?? ((t) => process.stderr.write(t)))(
+        `\n  Hubbub created the account "admin" with the password:\n\n      ${boot.generatedPassword}\n\n  It is shown only this once. Change it with: hubbub account password admin\n\n`,
+      );
+    }
+    if (config.demo) seedDemo(streams, logger);
+
+    // 4. Analytics side: owns the DuckDB file.
+    const analytics = await Analytics.open(join(config.dataDir, "analytics.duckdb"));
+    stops.push(() => analytics.close());
+
+    // 5. The viewer socket hub and the HTTP server.
+    const hub = new Hub({ streams, accounts, clock, logger, metrics });
+    streams.setListener(hub);
+    viewers.setRevokeListener((id) => hub.revokeViewer(id));
+    const tokens = new ViewerTokens({ secret, jwksUrl: config.viewerJwksUrl, audience: config.viewerTokenAudience, issuer: config.viewerTokenIssuer });
+    const upgrader = new Upgrader({ config, hub, tokens, viewers, proxies: new TrustedProxies(config.trustedProxies), clock, metrics });
+    const lag = startLagMonitor(metrics);
+    stops.push(() => clearInterval(lag));
+    const sweeper = setInterval(() => upgrader.sweep(clock.now()), 30_000);
+    stops.push(() => clearInterval(sweeper));
+    const app = buildApp(logger, [
+      opsRoutes({ metrics, isReady: () => ready, health: () => ({ status: "ok", checks: { sqlite: "ok", analytics: "ok" } }) }),
+      apiRoutes({ accounts, streams, viewers }),
+      pageRoutes({ config, streams }),
+    ]);
+    const server = serve({ port: config.port, hostname: config.host, idleTimeoutS: config.socketIdleTimeoutS, app, hub, upgrader, logger });
+    hub.start(server);
+    stops.push(async () => {
+      // Drain: stop accepting, ask every client to come back later (1012), wait for the closes.
+      server.stop(false);
+      hub.closeAll(CLOSE.restart, "server restart");
+      const deadline = Date.now() + config.drainTimeoutMs;
+      while (hub.sockets.size > 0 && Date.now() < deadline) await Bun.sleep(10);
+      hub.stop();
+      server.stop(true);
+    });
+
+    ready = true;
+    const port = server.port ?? config.port;
+    const url = `http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${port}`;
+    logger.info("hubbub started", { url, data_dir: config.dataDir });
+
+    let stopping: Promise<void> | null = null;
+    return {
+      config, url, port, server, hub, accounts, streams, viewers,
+      viewerTokenSecret: secret,
+      generatedAdminPassword: boot.generatedPassword,
+      stop: () => (stopping ??= (async () => {
+        ready = false;
+        await runStops(stops, logger);
+        logger.info("hubbub stopped");
+      })()),
+    };
+  } catch (e) {
+    await runStops(stops, logger);
+    throw e;
+  }
+}
+
+async function runStops(stops: Array<() => void | Promise<void>>, logger: Logger): Promise<void> {
+  for (const stop of stops.reverse()) {
+    try {
+      await stop();
+    } catch (e) {
+      logger.error("stop step failed", { error: e });
+    }
+  }
+  stops.length = 0;
+}
+
+function readOrCreateSecret(dataDir: string): string {
+  const path = join(dataDir, "viewer-token-secret");
+  if (existsSync(path)) return readFileSync(path, "utf8").trim();
+  const secret = randomToken(32);
+  writeFileSync(path, secret + "\n", { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return secret;
+}
+
+function seedDemo(streams: Streams, logger: Logger): void {
+  if (streams.findBySlug("demo")) return;
+  const r = streams.create({ type: "system" }, { slug: "demo", title: "Hubbub demo stream", owner: "admin" });
+  if (r.ok) logger.info("demo stream created", { slug: "demo" });
+}
+
+/** Event-loop lag: how late a 100 ms timer fires. The max of each 5 s window is exported. */
+function startLagMonitor(metrics: Metrics): ReturnType<typeof setInterval> {
+  let worst = 0;
+  let shown = 0;
+  let windowStart = performance.now();
+  let expected = performance.now() + 100;
+  metrics.gauge("hubbub_event_loop_lag_seconds", "Worst event-loop delay in the last 5 s window.", () => shown);
+  return setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, Math.max(0, now - expected) / 1000);
+    expected = now + 100;
+    if (now - windowStart >= 5000) {
+      shown = worst;
+      worst = 0;
+      windowStart = now;
+    }
+  }, 100);
+}

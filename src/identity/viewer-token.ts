@@ -1,0 +1,97 @@
+// Viewer tokens: JWTs signed by the host platform (HS256 shared secret, or asymmetric keys from a
+// JWKS URL). jose does the cryptography and claim checks; we map its failures to our codes.
+import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
+import { cleanText, LIMITS } from "../text.ts";
+
+export interface ViewerIdentity {
+  id: string;
+  name: string;
+  member: boolean;
+  badges: string[];
+  iat: number | undefined;
+  exp: number;
+}
+
+export type TokenResult = { ok: true; viewer: ViewerIdentity } | { ok: false; code: "invalid_token" | "token_expired"; message: string };
+
+export interface TokenOptions {
+  secret: string | null;
+  jwksUrl: string | null;
+  audience: string | null;
+  issuer: string | null;
+}
+
+const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+const VIEWER_ID = /^[\x21-\x7e]{1,128}$/;
+
+export class ViewerTokens {
+  private key: Uint8Array | JWTVerifyGetKey;
+  private algorithms: string[];
+
+  constructor(private opts: TokenOptions) {
+    if (opts.jwksUrl) {
+      this.key = createRemoteJWKSet(new URL(opts.jwksUrl));
+      this.algorithms = ASYMMETRIC;
+    } else if (opts.secret) {
+      this.key = new TextEncoder().encode(opts.secret);
+      this.algorithms = ["HS256"];
+    } else throw new Error("viewer tokens need a secret or a JWKS URL");
+  }
+
+  async verify(token: string): Promise<TokenResult> {
+    if (token.length > 8192) return { ok: false, code: "invalid_token", message: "token too long" };
+    try {
+      const { payload } = await jwtVerify(token, this.key as Uint8Array, {
+        algorithms: this.algorithms,
+        audience: this.opts.audience ?? undefined,
+        issuer: this.opts.issuer ?? undefined,
+        requiredClaims: ["exp", "sub"],
+        clockTolerance: 5,
+      });
+      if (typeof payload.sub !== "string" || !VIEWER_ID.test(payload.sub)) return { ok: false, code: "invalid_token", message: "sub must be 1-128 printable ASCII characters" };
+      const name = cleanText(typeof payload.name === "string" && payload.name.trim() ? payload.name : payload.sub, "name", { ...LIMITS.displayName, graphemes: 10_000, bytes: 10_000 });
+      const badges = Array.isArray(payload.badges) ? payload.badges.filter((b): b is string => typeof b === "string" && /^[\w:.-]{1,32}$/.test(b)).slice(0, 8) : [];
+      return {
+        ok: true,
+        viewer: {
+          id: payload.sub,
+          name: name.ok ? truncateName(name.value) : payload.sub.slice(0, 30),
+          member: payload.member === true,
+          badges,
+          iat: typeof payload.iat === "number" ? payload.iat : undefined,
+          exp: payload.exp as number,
+        },
+      };
+    } catch (e) {
+      if (e instanceof errors.JWTExpired) return { ok: false, code: "token_expired", message: "the token has expired" };
+      if (e instanceof errors.JWTClaimValidationFailed) return { ok: false, code: "invalid_token", message: `claim ${e.claim} is not accepted` };
+      return { ok: false, code: "invalid_token", message: "the token is not valid" };
+    }
+  }
+}
+
+/** A display name over the limit is cut at grapheme boundaries rather than refused: the host set it. */
+function truncateName(name: string): string {
+  const seg = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+  let out = "";
+  let n = 0;
+  for (const { segment } of seg.segment(name)) {
+    if (n >= 30 || new TextEncoder().encode(out + segment).length > 120) break;
+    out += segment;
+    n++;
+  }
+  return out;
+}
+
+/** Mints an HS256 viewer token (CLI `token viewer`, demo and tests). */
+export async function mintViewerToken(
+  secret: string,
+  claims: { sub: string; name?: string; member?: boolean; badges?: string[]; aud?: string; iss?: string },
+  ttlS = 3600,
+): Promise<string> {
+  const { aud, iss, ...rest } = claims;
+  let jwt = new SignJWT(rest).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt().setExpirationTime(Math.floor(Date.now() / 1000) + ttlS);
+  if (aud) jwt = jwt.setAudience(aud);
+  if (iss) jwt = jwt.setIssuer(iss);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

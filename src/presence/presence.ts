@@ -1,0 +1,129 @@
+// Presence of one stream, as a pure state machine (no timers, no I/O): who is here, the viewer
+// count, and the Phoenix Presence diffs waiting for the next batched flush. The socket layer calls
+// track/untrack on join/leave and flush() on its timer, then publishes what flush() returns.
+//
+// Keys are viewer ids; each signed-in socket adds one meta (phx_ref unique per socket-join). Guests
+// are only counted. Above `listMax` viewers the list stops: no diffs, joiners get `{}`; when the
+// audience falls back to `listMax` or below a fresh state goes out.
+
+export interface Meta {
+  phx_ref: string;
+  name: string;
+  badges: string[];
+  online_at: string;
+}
+
+type Metas = { metas: Meta[] };
+export type PresenceMap = Record<string, Metas>;
+export interface PresenceDiff {
+  joins: PresenceMap;
+  leaves: PresenceMap;
+}
+
+export type FlushOutput =
+  | { kind: "none" }
+  | { kind: "diff"; diff: PresenceDiff }
+  | { kind: "state"; state: PresenceMap }; // a full state to every subscriber (list started or stopped)
+
+export class Presence {
+  private entries = new Map<string, Map<string, Meta>>();
+  private guests = 0;
+  private pendingJoins = new Map<string, Map<string, Meta>>();
+  private pendingLeaves = new Map<string, Map<string, Meta>>();
+  private listing = true;
+  /** JSON of the state as of the last flush: what a joiner gets; the next diff brings it up to date. */
+  stateJson = "{}";
+
+  constructor(private listMax: number) {
+    this.listing = 0 <= listMax;
+  }
+
+  setListMax(n: number): void {
+    this.listMax = n;
+  }
+
+  get count(): number {
+    return this.entries.size + this.guests;
+  }
+
+  get dirty(): boolean {
+    return this.pendingJoins.size > 0 || this.pendingLeaves.size > 0 || this.listing !== this.count <= this.listMax;
+  }
+
+  get isListing(): boolean {
+    return this.listing;
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
+  trackGuest(): void {
+    this.guests++;
+  }
+
+  untrackGuest(): void {
+    if (this.guests > 0) this.guests--;
+  }
+
+  track(key: string, meta: Meta): void {
+    let metas = this.entries.get(key);
+    if (!metas) this.entries.set(key, (metas = new Map()));
+    metas.set(meta.phx_ref, meta);
+    if (this.listing) addTo(this.pendingJoins, key, meta);
+  }
+
+  untrack(key: string, ref: string): void {
+    const metas = this.entries.get(key);
+    const meta = metas?.get(ref);
+    if (!metas || !meta) return;
+    metas.delete(ref);
+    if (metas.size === 0) this.entries.delete(key);
+    if (!this.listing) return;
+    const pj = this.pendingJoins.get(key);
+    if (pj?.delete(ref)) {
+      // Joined and left within one batch: nobody was told, so nobody needs the leave.
+      if (pj.size === 0) this.pendingJoins.delete(key);
+    } else addTo(this.pendingLeaves, key, meta);
+  }
+
+  snapshot(): PresenceMap {
+    const out: PresenceMap = {};
+    for (const [k, metas] of this.entries) out[k] = { metas: [...metas.values()] };
+    return out;
+  }
+
+  flush(): FlushOutput {
+    const shouldList = this.count <= this.listMax;
+    if (shouldList !== this.listing) {
+      this.listing = shouldList;
+      this.pendingJoins.clear();
+      this.pendingLeaves.clear();
+      const state = shouldList ? this.snapshot() : {};
+      this.stateJson = JSON.stringify(state);
+      return { kind: "state", state };
+    }
+    if (!this.listing || (this.pendingJoins.size === 0 && this.pendingLeaves.size === 0)) return { kind: "none" };
+    const diff: PresenceDiff = { joins: toMap(this.pendingJoins), leaves: toMap(this.pendingLeaves) };
+    this.pendingJoins.clear();
+    this.pendingLeaves.clear();
+    this.stateJson = JSON.stringify(this.snapshot());
+    return { kind: "diff", diff };
+  }
+}
+
+function addTo(m: Map<string, Map<string, Meta>>, key: string, meta: Meta): void {
+  let inner = m.get(key);
+  if (!inner) m.set(key, (inner = new Map()));
+  inner.set(meta.phx_ref, meta);
+}
+
+function toMap(m: Map<string, Map<string, Meta>>): PresenceMap {
+  const out: PresenceMap = {};
+  for (const [k, metas] of m) out[k] = { metas: [...metas.values()] };
+  return out;
+}

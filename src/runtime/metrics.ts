@@ -1,0 +1,68 @@
+// A tiny Prometheus registry: counters and gauges with fixed label sets, rendered in text format
+// 0.0.4. Hand-written because the hot path only bumps numbers; no dependency needed for that.
+type Labels = Record<string, string>;
+
+interface Series {
+  name: string;
+  help: string;
+  type: "counter" | "gauge";
+  values: Map<string, number>; // key: rendered label set
+  collect?: () => number;
+}
+
+export class Metrics {
+  private series = new Map<string, Series>();
+
+  counter(name: string, help: string): Counter {
+    return new Counter(this.define(name, help, "counter"));
+  }
+
+  gauge(name: string, help: string, collect?: () => number): Gauge {
+    const s = this.define(name, help, "gauge");
+    if (collect) s.collect = collect;
+    return new Gauge(s);
+  }
+
+  private define(name: string, help: string, type: Series["type"]): Series {
+    const existing = this.series.get(name);
+    if (existing) return existing;
+    const s: Series = { name, help, type, values: new Map() };
+    this.series.set(name, s);
+    return s;
+  }
+
+  render(): string {
+    const out: string[] = [];
+    for (const s of this.series.values()) {
+      out.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} ${s.type}`);
+      if (s.collect) s.values.set("", s.collect());
+      if (s.values.size === 0) s.values.set("", 0);
+      for (const [labels, v] of s.values) out.push(`${s.name}${labels} ${Number.isFinite(v) ? v : 0}`);
+    }
+    return out.join("\n") + "\n";
+  }
+}
+
+function key(labels?: Labels): string {
+  if (!labels) return "";
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`);
+  return `{${parts.join(",")}}`;
+}
+
+export class Counter {
+  constructor(private s: Series) {}
+  inc(by = 1, labels?: Labels): void {
+    const k = key(labels);
+    this.s.values.set(k, (this.s.values.get(k) ?? 0) + by);
+  }
+  get(labels?: Labels): number {
+    return this.s.values.get(key(labels)) ?? 0;
+  }
+}
+
+export class Gauge {
+  constructor(private s: Series) {}
+  set(v: number, labels?: Labels): void {
+    this.s.values.set(key(labels), v);
+  }
+}

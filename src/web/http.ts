@@ -1,0 +1,81 @@
+// The HTTP server: one Bun.serve. The socket path is upgraded by our own raw handlers (Elysia's
+// .ws keeps the whole request context per socket, ~2.5x the memory); everything else goes to
+// Elysia. Body and frame limits are set here, at the edge.
+import type { Server } from "bun";
+import { Elysia } from "elysia";
+import type { Logger } from "../runtime/logger.ts";
+import { apiError } from "./http-util.ts";
+import type { Conn } from "./socket/conn.ts";
+import type { Hub } from "./socket/hub.ts";
+import { SOCKET_PATH, type Upgrader } from "./socket/upgrade.ts";
+
+export const MAX_FRAME_BYTES = 64 * 1024;
+export const MAX_BODY_BYTES = 1024 * 1024;
+export const BACKPRESSURE_LIMIT = 1024 * 1024;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "same-origin",
+};
+
+export function buildApp(logger: Logger, parts: Elysia<any, any, any, any, any, any, any>[]) {
+  let app = new Elysia()
+    .onError(({ code, error }) => {
+      if (code === "NOT_FOUND") return apiError("not_found", "no such route");
+      if (code === "PARSE") return apiError("invalid_payload", "the body is not valid JSON");
+      if (code === "VALIDATION") return apiError("invalid_payload", String((error as Error).message).slice(0, 500));
+      logger.error("http handler failed", { code: String(code), error });
+      return new Response(JSON.stringify({ error: { code: "internal", message: "internal error" } }), { status: 500, headers: { "content-type": "application/json" } });
+    })
+    .onAfterHandle(({ set }) => {
+      for (const [k, v] of Object.entries(SECURITY_HEADERS)) set.headers[k] ??= v;
+    });
+  for (const p of parts) app = app.use(p);
+  return app;
+}
+
+export interface ServeOptions {
+  port: number;
+  hostname: string;
+  idleTimeoutS: number;
+  app: { handle(req: Request): Promise<Response> };
+  hub: Hub;
+  upgrader: Upgrader;
+  logger: Logger;
+}
+
+export function serve(o: ServeOptions): Server<Conn> {
+  const { hub } = o;
+  return Bun.serve<Conn>({
+    port: o.port,
+    hostname: o.hostname,
+    maxRequestBodySize: MAX_BODY_BYTES,
+    async fetch(req, server) {
+      const path = pathOf(req.url);
+      if (path === SOCKET_PATH) return o.upgrader.handle(req, server);
+      return o.app.handle(req);
+    },
+    error(err) {
+      o.logger.error("server error", { error: err });
+      return apiError("invalid_payload", "request failed", { status: 500 });
+    },
+    websocket: {
+      maxPayloadLength: MAX_FRAME_BYTES, // bigger frames close with 1009
+      backpressureLimit: BACKPRESSURE_LIMIT,
+      closeOnBackpressureLimit: true, // a client that does not read is dropped, never waited on
+      idleTimeout: o.idleTimeoutS, // no frame from the client for this long: closed
+      sendPings: false, // idleness means "no frame from the client"; phoenix.js heartbeats every 30 s
+      perMessageDeflate: false,
+      publishToSelf: true,
+      open: (ws) => hub.onOpen(ws),
+      message: (ws, msg) => hub.onMessage(ws, msg),
+      close: (ws) => hub.onClose(ws),
+    },
+  });
+}
+
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const q = url.indexOf("?", start);
+  return q === -1 ? url.slice(start) : url.slice(start, q);
+}

@@ -1,0 +1,30 @@
+// Per-socket state, kept small on purpose: it lives in ws.data for every open socket, and memory per
+// idle viewer is a benchmarked budget (bench/RESULTS.md).
+import type { ViewerIdentity } from "../../identity/viewer-token.ts";
+import type { Room } from "./room.ts";
+
+export interface Channel {
+  topic: string;
+  joinRef: string | null;
+  room: Room | null; // stream channels
+  phxRef: string | null; // presence meta of a signed-in viewer in that room
+}
+
+export class Conn {
+  channels: Channel[] = [];
+  closing = false;
+  constructor(
+    readonly id: number,
+    readonly viewer: ViewerIdentity | null,
+    readonly ip: string,
+  ) {}
+
+  channel(topic: string): Channel | undefined {
+    for (const c of this.channels) if (c.topic === topic) return c;
+    return undefined;
+  }
+
+  get guestName(): string {
+    return `guest-${this.id.toString(36)}`;
+  }
+}

@@ -1,0 +1,379 @@
+// The viewer socket: every open connection, channel routing, rooms, and the batched presence and
+// count timer. It owns no database: joins read through the domain doors, and domain changes come
+// back as listener calls that this hub turns into broadcasts.
+import type { Server, ServerWebSocket } from "bun";
+import type { Accounts } from "../../accounts/index.ts";
+import type { Logger } from "../../runtime/logger.ts";
+import type { Metrics, Counter } from "../../runtime/metrics.ts";
+import { iso, type Clock } from "../../runtime/time.ts";
+import { ANNOUNCEMENT, STREAM_UPDATE } from "../../streams/events.ts";
+import { SLUG, type StreamListener, type StreamRecord, type Streams } from "../../streams/index.ts";
+import type { ErrorCode } from "../../errors.ts";
+import { Conn, type Channel } from "./conn.ts";
+import { decodeBinary, decodeText, encodeBroadcast, encodeControl, encodePushRaw, encodeReply, type Frame } from "./protocol.ts";
+import { Room } from "./room.ts";
+
+export type WS = ServerWebSocket<Conn>;
+
+export const MAX_CHANNELS = 100;
+const PRESENCE_FLUSH_MS = 500; // diffs at most 2 a second
+const COUNT_EVERY_TICKS = 2; // `viewers` at most once a second
+const MAX_FRIEND_IDS = 200;
+
+export const CLOSE = { normal: 1000, goingAway: 1001, invalidData: 1007, policy: 1008, tooBig: 1009, restart: 1012 } as const;
+
+export interface HubDeps {
+  streams: Streams;
+  accounts: Accounts;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export class Hub implements StreamListener {
+  private server: Server<Conn> | null = null;
+  readonly sockets = new Set<WS>();
+  private byViewer = new Map<string, Set<WS>>();
+  private rooms = new Map<string, Room>();
+  private dirty = new Set<Room>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private tick = 0;
+  private nextConnId = 1;
+  private nextPhxRef = 1;
+  private m: { joins: Counter; framesIn: Counter; framesOut: Counter; errors: Counter };
+
+  constructor(private deps: HubDeps) {
+    const { metrics } = deps;
+    metrics.gauge("hubbub_connections", "Open viewer sockets.", () => this.sockets.size);
+    metrics.gauge("hubbub_rooms", "Streams with at least one joined socket.", () => this.rooms.size);
+    this.m = {
+      joins: metrics.counter("hubbub_joins_total", "Channel joins answered ok."),
+      framesIn: metrics.counter("hubbub_frames_in_total", "Frames received from viewer sockets."),
+      framesOut: metrics.counter("hubbub_frames_out_total", "Frames sent to viewer sockets (a broadcast counts once per subscriber)."),
+      errors: metrics.counter("hubbub_errors_total", "Error replies and protocol violations, by reason."),
+    };
+  }
+
+  start(server: Server<Conn>): void {
+    this.server = server;
+    this.timer = setInterval(() => this.flush(), PRESENCE_FLUSH_MS);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  // ---- connections ----
+
+  newConn(viewer: Conn["viewer"], ip: string): Conn {
+    return new Conn(this.nextConnId++, viewer, ip);
+  }
+
+  socketsOf(viewerId: string): number {
+    return this.byViewer.get(viewerId)?.size ?? 0;
+  }
+
+  /** Reserved at upgrade time so concurrent connects cannot overshoot the per-viewer limit. */
+  private reservations = new Map<string, number>();
+  reserve(viewerId: string): number {
+    const n = (this.reservations.get(viewerId) ?? 0) + 1;
+    this.reservations.set(viewerId, n);
+    return n + this.socketsOf(viewerId) - 1;
+  }
+  release(viewerId: string): void {
+    const n = (this.reservations.get(viewerId) ?? 1) - 1;
+    if (n <= 0) this.reservations.delete(viewerId);
+    else this.reservations.set(viewerId, n);
+  }
+
+  onOpen(ws: WS): void {
+    const c = ws.data;
+    this.sockets.add(ws);
+    if (c.viewer) {
+      this.release(c.viewer.id);
+      let set = this.byViewer.get(c.viewer.id);
+      if (!set) this.byViewer.set(c.viewer.id, (set = new Set()));
+      set.add(ws);
+    }
+  }
+
+  onClose(ws: WS): void {
+    const c = ws.data;
+    c.closing = true;
+    this.sockets.delete(ws);
+    for (const ch of c.channels) this.untrack(c, ch);
+    c.channels = [];
+    if (c.viewer) {
+      const set = this.byViewer.get(c.viewer.id);
+      set?.delete(ws);
+      if (set && set.size === 0) this.byViewer.delete(c.viewer.id);
+    }
+  }
+
+  /** Revoked viewer: every socket closes at once with 1008. */
+  revokeViewer(viewerId: string): void {
+    for (const ws of this.byViewer.get(viewerId) ?? []) ws.close(CLOSE.policy, "revoked");
+  }
+
+  /** Drain: close every socket with the given code so clients reconnect elsewhere or later. */
+  closeAll(code: number, reason: string): void {
+    for (const ws of this.sockets) ws.close(code, reason);
+  }
+
+  // ---- frames ----
+
+  onMessage(ws: WS, message: string | Buffer): void {
+    this.m.framesIn.inc();
+    const decoded = typeof message === "string" ? decodeText(message) : decodeBinary(message);
+    if (!decoded.ok) {
+      this.m.errors.inc(1, { reason: "invalid_frame" });
+      if (decoded.answerable) {
+        const a = decoded.answerable;
+        this.reply(ws, a.joinRef, a.ref, a.topic, "error", { reason: "invalid_payload", message: decoded.why });
+      } else {
+        // Nothing to address a reply to: this peer does not speak the protocol.
+        ws.close(CLOSE.invalidData, `invalid frame: ${decoded.why}`);
+      }
+      return;
+    }
+    try {
+      this.route(ws, decoded.frame);
+    } catch (e) {
+      // A bug must not take the socket or the process down: answer as Phoenix does for a crashed channel.
+      this.deps.logger.error("channel handler failed", { topic: decoded.frame.topic, event: decoded.frame.event, error: e });
+      this.m.errors.inc(1, { reason: "channel_crash" });
+      const f = decoded.frame;
+      const ch = ws.data.channel(f.topic);
+      if (ch) this.send(ws, encodeControl(ch.joinRef, f.topic, "phx_error", { reason: "channel_crash" }));
+    }
+  }
+
+  private route(ws: WS, f: Frame): void {
+    const c = ws.data;
+    if (f.topic === "phoenix" && f.event === "heartbeat") return this.reply(ws, null, f.ref, "phoenix", "ok", {});
+    if (f.event === "phx_join") return this.join(ws, f);
+    const ch = c.channel(f.topic);
+    if (f.event === "phx_leave") {
+      if (ch && (ch.joinRef === f.joinRef || f.joinRef === null)) return this.leave(ws, ch, f.ref);
+      // Not joined, or a leave racing a server-side close of an older join: nothing to close.
+      return this.reply(ws, f.joinRef, f.ref, f.topic, "ok", {});
+    }
+    if (!ch || (f.joinRef !== null && ch.joinRef !== f.joinRef)) return this.unmatched(ws, f);
+    if (ch.room) return this.streamEvent(ws, ch, f);
+    return this.error(ws, f, "unknown_event", `no event ${f.event} on ${f.topic}`);
+  }
+
+  private join(ws: WS, f: Frame): void {
+    const c = ws.data;
+    const existing = c.channel(f.topic);
+    if (existing) {
+      // Duplicate join: close the old channel (with its join_ref), then join anew.
+      this.untrack(c, existing);
+      c.channels = c.channels.filter((x) => x !== existing);
+      if (existing.room) ws.unsubscribe(f.topic);
+      this.send(ws, encodeControl(existing.joinRef, f.topic, "phx_close", {}));
+    }
+    if (c.channels.length >= MAX_CHANNELS) {
+      this.m.errors.inc(1, { reason: "too_many_channels" });
+      return this.reply(ws, f.joinRef, f.ref, f.topic, "error", { reason: "too many channels joined" });
+    }
+    const colon = f.topic.indexOf(":");
+    const kind = colon > 0 ? f.topic.slice(0, colon) : "";
+    const rest = f.topic.slice(colon + 1);
+    if (kind === "stream" && SLUG.test(rest)) return this.joinStream(ws, f, rest);
+    if (kind === "user" && rest.length > 0) return this.joinUser(ws, f, rest);
+    return this.unmatched(ws, f);
+  }
+
+  private joinUser(ws: WS, f: Frame, userId: string): void {
+    const c = ws.data;
+    if (!c.viewer) return this.error(ws, f, "unauthenticated", "sign in to join your user topic");
+    if (c.viewer.id !== userId) return this.error(ws, f, "forbidden", "a viewer may join only their own user topic");
+    if (Object.keys(f.payload).length > 0) return this.error(ws, f, "invalid_payload", "user topics take no params");
+    c.channels.push({ topic: f.topic, joinRef: f.joinRef, room: null, phxRef: null });
+    ws.subscribe(f.topic);
+    this.m.joins.inc();
+    this.reply(ws, f.joinRef, f.ref, f.topic, "ok", {});
+  }
+
+  private joinStream(ws: WS, f: Frame, slug: string): void {
+    const c = ws.data;
+    const params = parseJoinParams(f.payload);
+    if (typeof params === "string") return this.error(ws, f, "invalid_payload", params);
+    let room = this.rooms.get(slug);
+    if (!room) {
+      const stream = this.deps.streams.findBySlug(slug);
+      if (!stream) return this.error(ws, f, "not_found", `no stream ${slug}`);
+      room = new Room(stream);
+      this.rooms.set(slug, room);
+    }
+    const s = room.stream;
+    const me = this.me(c, s);
+    const ch: Channel = { topic: f.topic, joinRef: f.joinRef, room, phxRef: null };
+    c.channels.push(ch);
+    room.members++;
+    if (c.viewer) {
+      ch.phxRef = (this.nextPhxRef++).toString(36);
+      room.presence.track(c.viewer.id, { phx_ref: ch.phxRef, name: c.viewer.name, badges: c.viewer.badges, online_at: iso(this.deps.clock.now()) });
+    } else room.presence.trackGuest();
+    this.dirty.add(room);
+    ws.subscribe(f.topic);
+    this.m.joins.inc();
+    // Chat history arrives with the chat issue: until then seq stays 0 and history empty. A client
+    // that was in sync (same epoch, nothing newer) is honestly "recovered".
+    const seq = 0;
+    const recovered = params.last_seq !== undefined && params.epoch === s.epoch && params.last_seq <= seq;
+    this.reply(ws, f.joinRef, f.ref, f.topic, "ok", {
+      stream: room.view, me, history: [], recovered, seq, epoch: s.epoch, viewers: room.presence.count, poll: null,
+    });
+    // Presence as of the last flush; the next diff (already subscribed) brings it up to date.
+    this.send(ws, encodePushRaw(f.joinRef, f.topic, "presence_state", room.presence.stateJson));
+  }
+
+  private me(c: Conn, s: StreamRecord) {
+    const v = c.viewer;
+    let role: "viewer" | "moderator" | "creator" = "viewer";
+    if (v) {
+      const acc = this.deps.accounts.findByViewerId(v.id);
+      if (acc) {
+        if (s.owner_id === acc.id) role = "creator";
+        else if (acc.role === "admin" || this.deps.streams.isModerator(s.id, acc.id)) role = "moderator";
+      }
+    }
+    const st = s.settings;
+    const mod = role !== "viewer";
+    let chat: boolean;
+    if (mod) chat = true;
+    else if (st.chat_closed) chat = false;
+    else if (!v) chat = st.guests.chat && !st.members_only;
+    else chat = !st.members_only || v.member;
+    return {
+      id: v?.id ?? null,
+      name: v?.name ?? c.guestName,
+      guest: !v,
+      role,
+      can: { chat, react: v ? true : st.guests.react, vote: v ? true : st.guests.vote, moderate: mod },
+    };
+  }
+
+  private leave(ws: WS, ch: Channel, ref: string | null): void {
+    const c = ws.data;
+    this.untrack(c, ch);
+    c.channels = c.channels.filter((x) => x !== ch);
+    ws.unsubscribe(ch.topic);
+    this.reply(ws, ch.joinRef, ref, ch.topic, "ok", {});
+    this.send(ws, encodeControl(ch.joinRef, ch.topic, "phx_close", {}));
+  }
+
+  private untrack(c: Conn, ch: Channel): void {
+    const room = ch.room;
+    if (!room) return;
+    room.members--;
+    if (c.viewer && ch.phxRef) room.presence.untrack(c.viewer.id, ch.phxRef);
+    else if (!c.viewer) room.presence.untrackGuest();
+    this.dirty.add(room);
+  }
+
+  private streamEvent(ws: WS, ch: Channel, f: Frame): void {
+    const room = ch.room!;
+    switch (f.event) {
+      case "presence:friends": {
+        const ids = f.payload.ids;
+        if (!Array.isArray(ids) || ids.length > MAX_FRIEND_IDS || !ids.every((x) => typeof x === "string" && x.length <= 128) || Object.keys(f.payload).length !== 1) {
+          return this.error(ws, f, "invalid_payload", `ids: a list of at most ${MAX_FRIEND_IDS} viewer ids`);
+        }
+        const watching = [...new Set(ids as string[])].filter((id) => room.presence.has(id));
+        return this.reply(ws, ch.joinRef, f.ref, f.topic, "ok", { watching });
+      }
+      default:
+        return this.error(ws, f, "unknown_event", `no event ${f.event} on stream topics`);
+    }
+  }
+
+  // ---- domain listener: broadcasts after commit ----
+
+  streamChanged(stream: StreamRecord, publicChanged: boolean): void {
+    const room = this.rooms.get(stream.slug);
+    if (!room) return;
+    room.update(stream);
+    this.dirty.add(room);
+    if (publicChanged) this.broadcast(room.topic, STREAM_UPDATE, room.view);
+  }
+
+  announcement(stream: StreamRecord, body: string, at: number): void {
+    this.broadcast(`stream:${stream.slug}`, ANNOUNCEMENT, { body, at: iso(at) });
+  }
+
+  broadcast(topic: string, event: string, payload: unknown): void {
+    const server = this.server;
+    if (!server) return;
+    const n = server.subscriberCount(topic);
+    if (n === 0) return;
+    server.publish(topic, encodeBroadcast(topic, event, payload));
+    this.m.framesOut.inc(n);
+  }
+
+  /** Presence diffs every tick, viewer counts every other tick; rooms nobody is in are dropped. */
+  flush(): void {
+    this.tick++;
+    const countsNow = this.tick % COUNT_EVERY_TICKS === 0;
+    for (const room of this.dirty) {
+      const out = room.presence.flush();
+      if (out.kind === "diff") this.broadcast(room.topic, "presence_diff", out.diff);
+      else if (out.kind === "state") this.broadcast(room.topic, "presence_state", out.state);
+      if (countsNow) {
+        const count = room.presence.count;
+        if (count !== room.lastCountSent) {
+          room.lastCountSent = count;
+          this.broadcast(room.topic, "viewers", { count });
+        }
+      }
+      if (room.members === 0 && !room.presence.dirty) {
+        this.rooms.delete(room.stream.slug);
+        this.dirty.delete(room);
+      } else if (countsNow && !room.presence.dirty && room.lastCountSent === room.presence.count) this.dirty.delete(room);
+    }
+  }
+
+  // ---- sending ----
+
+  private send(ws: WS, data: string): void {
+    if (ws.data.closing) return;
+    // -1: queued under backpressure; 0: dropped. Bun closes a socket over the backpressure limit
+    // (closeOnBackpressureLimit), so a client that never reads is dropped, never waited on.
+    ws.send(data);
+    this.m.framesOut.inc();
+  }
+
+  private reply(ws: WS, joinRef: string | null, ref: string | null, topic: string, status: "ok" | "error", response: unknown): void {
+    this.send(ws, encodeReply(joinRef, ref, topic, status, response));
+  }
+
+  private error(ws: WS, f: Frame, reason: ErrorCode, message: string, extra?: Record<string, unknown>): void {
+    this.m.errors.inc(1, { reason });
+    this.reply(ws, f.joinRef, f.ref, f.topic, "error", { reason, message, ...extra });
+  }
+
+  private unmatched(ws: WS, f: Frame): void {
+    this.m.errors.inc(1, { reason: "unmatched_topic" });
+    this.reply(ws, null, f.ref, f.topic, "error", { reason: "unmatched topic" });
+  }
+}
+
+/** Stream join params: `{last_seq?, epoch?}`; anything else is refused. Returns the problem text. */
+function parseJoinParams(p: Record<string, unknown>): { last_seq?: number; epoch?: string } | string {
+  const out: { last_seq?: number; epoch?: string } = {};
+  for (const [k, v] of Object.entries(p)) {
+    if (k === "last_seq") {
+      if (v === null) continue;
+      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) return "last_seq must be a non-negative integer";
+      out.last_seq = v;
+    } else if (k === "epoch") {
+      if (v === null) continue;
+      if (typeof v !== "string" || v.length > 64) return "epoch must be a string";
+      out.epoch = v;
+    } else return `unknown join param ${k.slice(0, 64)}`;
+  }
+  return out;
+}

@@ -1,0 +1,97 @@
+// Starts a real Hubbub on a loopback port below 32768 with a fresh data folder, in this process.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startApp, type App } from "../../src/app.ts";
+import { loadConfig } from "../../src/config.ts";
+import { mintViewerToken } from "../../src/identity/viewer-token.ts";
+import { silentLogger } from "../../src/runtime/logger.ts";
+
+export const ADMIN_KEY = "test-admin-key-0123456789abcdef";
+export const TOKEN_SECRET = "test-viewer-secret-0123456789abcdef-xyz";
+export const ADMIN_PASSWORD = "test-admin-password";
+
+export interface TestServer {
+  app: App;
+  port: number;
+  http: string;
+  ws: string;
+  dataDir: string;
+  env: Record<string, string>;
+  api(method: string, path: string, body?: unknown, key?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  token(sub: string, extra?: Record<string, unknown>, ttlS?: number): Promise<string>;
+  createStream(slug: string, settings?: Record<string, unknown>): Promise<any>;
+  stop(): Promise<void>;
+}
+
+export function freePortCandidate(): number {
+  return 12000 + Math.floor(Math.random() * 18000);
+}
+
+export function tempDir(prefix = "hubbub-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function startTestServer(env: Record<string, string> = {}, dataDir = tempDir()): Promise<TestServer> {
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = Number(env.HUBBUB_PORT ?? freePortCandidate());
+    const fullEnv: Record<string, string> = {
+      HUBBUB_PORT: String(port),
+      HUBBUB_HOST: "127.0.0.1",
+      HUBBUB_DATA_DIR: dataDir,
+      HUBBUB_ADMIN_API_KEY: ADMIN_KEY,
+      HUBBUB_VIEWER_TOKEN_SECRET: TOKEN_SECRET,
+      HUBBUB_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      HUBBUB_LOG_LEVEL: "error",
+      ...env,
+    };
+    try {
+      const app = await startApp(loadConfig(fullEnv), { logger: silentLogger, announce: () => {} });
+      return wrap(app, fullEnv, dataDir);
+    } catch (e) {
+      lastErr = e;
+      if (env.HUBBUB_PORT || !/EADDRINUSE|in use/i.test(String(e))) throw e;
+    }
+  }
+  throw lastErr;
+}
+
+function wrap(app: App, env: Record<string, string>, dataDir: string): TestServer {
+  const http = `http://127.0.0.1:${app.port}`;
+  const ts: TestServer = {
+    app,
+    port: app.port,
+    http,
+    ws: `ws://127.0.0.1:${app.port}/socket`,
+    dataDir,
+    env,
+    async api(method, path, body, key = ADMIN_KEY) {
+      const res = await fetch(http + path, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {}
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    token: (sub, extra = {}, ttlS = 3600) => mintViewerToken(TOKEN_SECRET, { sub, name: `Viewer ${sub}`, ...extra }, ttlS),
+    async createStream(slug, settings) {
+      const r = await ts.api("POST", "/api/v1/streams", { slug, title: `Stream ${slug}`, ...(settings ? { settings } : {}) });
+      if (r.status !== 201) throw new Error(`createStream ${slug}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    },
+    async stop() {
+      await app.stop();
+    },
+  };
+  return ts;
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
