@@ -23,7 +23,7 @@ export function pageRoutes(d: { config: Readonly<Config>; streams: Streams }) {
     return new Response(html, {
       headers: {
         "content-type": "text/html; charset=utf-8",
-        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
         "x-frame-options": "DENY",
       },
     });
