@@ -47,6 +47,6 @@ export function push(channel: Channel, event: string, payload: object, timeoutMs
 /** Records every event of the given names on a channel, to wait on later. */
 export function record(channel: Channel, events: string[]) {
   const seen: Array<{ event: string; payload: any }> = [];
-  for (const e of events) channel.on(e, (payload: unknown) => seen.push({ event: e, payload }));
+  for (const e of events) channel.on(e, (payload: unknown) => void seen.push({ event: e, payload }));
   return seen;
 }
