@@ -10,9 +10,16 @@ export interface Channel {
   phxRef: string | null; // presence meta of a signed-in viewer in that room
 }
 
+/** Joins per socket: a burst for page loads with many topics, then a steady rate. */
+export const JOIN_BURST = 120; // above MAX_CHANNELS: a client may join every channel it is allowed at once
+export const JOIN_RATE_PER_S = 5;
+
 export class Conn {
   channels: Channel[] = [];
   closing = false;
+  // Join rate bucket, inline as two numbers rather than an object: this class is per socket.
+  joinTokens = JOIN_BURST;
+  joinAt = 0;
   constructor(
     readonly id: number,
     readonly viewer: ViewerIdentity | null,

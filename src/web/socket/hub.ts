@@ -9,7 +9,8 @@ import { iso, type Clock } from "../../runtime/time.ts";
 import { ANNOUNCEMENT, STREAM_UPDATE } from "../../streams/events.ts";
 import { SLUG, type StreamListener, type StreamRecord, type Streams } from "../../streams/index.ts";
 import type { ErrorCode } from "../../errors.ts";
-import { Conn, type Channel } from "./conn.ts";
+import { take } from "../../runtime/token-bucket.ts";
+import { Conn, JOIN_BURST, JOIN_RATE_PER_S, type Channel } from "./conn.ts";
 import { decodeBinary, decodeText, encodeBroadcast, encodeControl, encodePushRaw, encodeReply, type Frame } from "./protocol.ts";
 import { Room } from "./room.ts";
 
@@ -166,6 +167,12 @@ export class Hub implements StreamListener {
 
   private join(ws: WS, f: Frame): void {
     const c = ws.data;
+    // Joins churn presence for everyone in the room, so a socket cannot spin join/leave freely.
+    const bucket = { tokens: c.joinTokens, at: c.joinAt };
+    const wait = take(bucket, this.deps.clock.now(), JOIN_RATE_PER_S, JOIN_BURST);
+    c.joinTokens = bucket.tokens;
+    c.joinAt = bucket.at;
+    if (wait > 0) return this.error(ws, f, "rate_limited", "too many joins on this socket", { retry_after_ms: wait });
     const existing = c.channel(f.topic);
     if (existing) {
       // Duplicate join: close the old channel (with its join_ref), then join anew.
