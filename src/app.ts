@@ -16,6 +16,7 @@ import { systemClock, type Clock } from "./runtime/time.ts";
 import { Streams } from "./streams/index.ts";
 import { Viewers } from "./viewers/index.ts";
 import { apiRoutes } from "./web/api/index.ts";
+import { openApiRoutes } from "./web/api/openapi.ts";
 import { buildApp, serve } from "./web/http.ts";
 import { opsRoutes } from "./web/ops.ts";
 import { pageRoutes } from "./web/pages.ts";
@@ -91,6 +92,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     const app = buildApp(logger, [
       opsRoutes({ metrics, isReady: () => ready, health: () => ({ status: "ok", checks: { sqlite: "ok", analytics: "ok" } }) }),
       apiRoutes({ accounts, streams, viewers }),
+      openApiRoutes(),
       pageRoutes({ config, streams }),
     ]);
     const server = serve({ port: config.port, hostname: config.host, idleTimeoutS: config.socketIdleTimeoutS, app, hub, upgrader, logger });

@@ -18,7 +18,7 @@ export function pageRoutes(d: { config: Readonly<Config>; streams: Streams }) {
 <h1>Hubbub is running</h1>
 <p>Viewers connect to <code>${esc(d.config.publicUrl.replace(/^http/, "ws"))}/socket/websocket</code> with the Phoenix Channels V2 protocol.</p>
 <h2>Streams</h2><ul id="streams">${items || "<li>No streams yet.</li>"}</ul>
-<p>Operations: <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></p>
+<p>API: <a href="/api/docs">/api/docs</a> · Operations: <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></p>
 </body></html>`;
     return new Response(html, {
       headers: {

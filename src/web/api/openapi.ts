@@ -1,0 +1,110 @@
+// The OpenAPI 3.1 description of the JSON API, served at /api/openapi.json and rendered as a plain
+// page at /api/docs (no CDN, no script). Hand-written next to the routes: when a route changes,
+// change its entry here; tests/e2e/api-docs.test.ts checks that every route is documented.
+import { Elysia } from "elysia";
+import { SCOPES } from "../../actor.ts";
+import { defaultSettings } from "../../streams/settings.ts";
+
+type Op = {
+  summary: string;
+  scope: (typeof SCOPES)[number];
+  body?: Record<string, unknown>;
+  status: number;
+  query?: string[];
+};
+
+const str = { type: "string" };
+const paging = ["cursor", "limit"];
+
+export const ROUTES: Record<string, Partial<Record<"get" | "post" | "patch" | "put" | "delete", Op>>> = {
+  "/api/v1/streams": {
+    post: { summary: "Create a stream", scope: "streams", status: 201, body: { slug: { type: "string", pattern: "^[a-z0-9-]{3,64}$" }, title: str, owner: { type: "string", description: "an account username" }, settings: { $ref: "#/components/schemas/Settings" } } },
+    get: { summary: "List streams", scope: "streams", status: 200, query: paging },
+  },
+  "/api/v1/streams/{slug}": {
+    get: { summary: "Read a stream", scope: "streams", status: 200 },
+    patch: { summary: "Change title and settings (partial); public changes broadcast stream:update", scope: "streams", status: 200, body: { title: str, settings: { $ref: "#/components/schemas/Settings" } } },
+  },
+  "/api/v1/streams/{slug}/live": { post: { summary: "Go live: starts a broadcast ({id, started_at})", scope: "streams", status: 201 } },
+  "/api/v1/streams/{slug}/end": { post: { summary: "End the current broadcast", scope: "streams", status: 200 } },
+  "/api/v1/streams/{slug}/moderators/{username}": {
+    put: { summary: "Assign a moderator", scope: "admin", status: 200 },
+    delete: { summary: "Remove a moderator", scope: "admin", status: 200 },
+  },
+  "/api/v1/streams/{slug}/moderation": {
+    post: { summary: "Moderator action; available now: announce (broadcasts `announcement`)", scope: "moderation", status: 200, body: { action: { type: "string", enum: ["announce"] }, body: str } },
+  },
+  "/api/v1/accounts": {
+    post: { summary: "Create a dashboard account", scope: "admin", status: 201, body: { username: str, password: str, role: { type: "string", enum: ["admin", "creator", "moderator"] }, viewer_id: str } },
+    get: { summary: "List accounts", scope: "admin", status: 200, query: paging },
+  },
+  "/api/v1/accounts/{username}": {
+    patch: { summary: "Change role or password, link (viewer_id) or unlink (null) a viewer id", scope: "admin", status: 200, body: { role: str, password: str, viewer_id: { type: ["string", "null"] } } },
+  },
+  "/api/v1/api-keys": {
+    post: { summary: "Create an API key (the key is shown once)", scope: "admin", status: 201, body: { name: str, scopes: { type: "array", items: { type: "string", enum: [...SCOPES] } } } },
+    get: { summary: "List API keys (never the keys themselves)", scope: "admin", status: 200, query: paging },
+  },
+  "/api/v1/api-keys/{id}": { delete: { summary: "Revoke an API key", scope: "admin", status: 200 } },
+  "/api/v1/viewers/{id}/revoke": { post: { summary: "Revoke a viewer: sockets closed with 1008, older tokens refused", scope: "admin", status: 200 } },
+};
+
+export function openApiDocument() {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [path, ops] of Object.entries(ROUTES)) {
+    paths[path] = {};
+    for (const [method, op] of Object.entries(ops)) {
+      const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: str }));
+      for (const q of op.query ?? []) params.push({ name: q, in: "query", required: false, schema: str });
+      paths[path]![method] = {
+        summary: op.summary,
+        description: `Scope: \`${op.scope}\`.`,
+        security: [{ bearer: [] }],
+        parameters: params,
+        ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: { type: "object", properties: op.body, additionalProperties: false } } } } } : {}),
+        responses: {
+          [op.status]: { description: "success" },
+          default: { description: "error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+        },
+      };
+    }
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "Hubbub JSON API", version: "1", description: "The host platform's API. Viewer sockets are described in docs/SOCKET.md." },
+    paths,
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "an API key (or HUBBUB_ADMIN_API_KEY)" } },
+      schemas: {
+        Error: {
+          type: "object",
+          properties: { error: { type: "object", properties: { code: str, message: str, fields: { type: "object", additionalProperties: str }, retry_after_ms: { type: "integer" } }, required: ["code", "message"] } },
+        },
+        Settings: { type: "object", description: "Any subset of the stream settings; defaults shown.", example: defaultSettings() },
+      },
+    },
+  };
+}
+
+export function openApiRoutes() {
+  const doc = openApiDocument();
+  const esc = (s: string) => Bun.escapeHTML(s);
+  const rows = Object.entries(ROUTES)
+    .flatMap(([path, ops]) =>
+      Object.entries(ops).map(
+        ([method, op]) =>
+          `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${esc(path)}</code></td><td>${esc(op.summary)}</td><td>${op.scope}</td><td>${op.body ? `<code>${esc(Object.keys(op.body).join(", "))}</code>` : ""}</td><td>${op.status}</td></tr>`,
+      ),
+    )
+    .join("\n");
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Hubbub API</title><style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem;color:#1d1d27}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.4rem .6rem;text-align:left;vertical-align:top}code{background:#f1f0f6;padding:.1em .3em;border-radius:4px}</style></head>
+<body><h1>Hubbub JSON API v1</h1>
+<p>Send <code>Authorization: Bearer &lt;api key&gt;</code>. Errors: <code>{"error": {"code", "message", "fields"?}}</code>. Lists: <code>{"data": [...], "next_cursor"}</code> with <code>cursor</code> and <code>limit</code> (1..1000). Machine-readable: <a href="/api/openapi.json">/api/openapi.json</a>.</p>
+<table><thead><tr><th>method</th><th>path</th><th>what</th><th>scope</th><th>body</th><th>status</th></tr></thead><tbody>
+${rows}
+</tbody></table></body></html>`;
+  return new Elysia()
+    .get("/api/openapi.json", () => new Response(JSON.stringify(doc), { headers: { "content-type": "application/json" } }))
+    .get("/api/docs", () => new Response(html, { headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'" } }));
+}
