@@ -50,7 +50,7 @@ export function serve(o: ServeOptions): Server<Conn> {
     port: o.port,
     hostname: o.hostname,
     maxRequestBodySize: MAX_BODY_BYTES,
-    async fetch(req, server) {
+    fetch(req, server) {
       const path = pathOf(req.url);
       if (path === SOCKET_PATH) return o.upgrader.handle(req, server);
       return o.app.handle(req);

@@ -42,7 +42,8 @@ export class Upgrader {
     this.buckets?.sweep(now);
   }
 
-  async handle(req: Request, server: Server<Conn>): Promise<Response | undefined> {
+  /** Synchronous for guests (the common storm case); only token verification awaits. */
+  handle(req: Request, server: Server<Conn>): Response | undefined | Promise<Response | undefined> {
     const url = new URL(req.url);
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return this.refuse(400, "invalid_payload", "this endpoint speaks WebSocket only");
@@ -61,14 +62,15 @@ export class Upgrader {
 
     const offered = req.headers.get("sec-websocket-protocol");
     const token = url.searchParams.get("token") || tokenFromSubprotocol(offered);
-    let viewer: ViewerIdentity | null = null;
-    if (token) {
-      const r = await this.d.tokens.verify(token);
+    if (!token) return this.upgrade(req, server, null, ip, offered);
+    return this.d.tokens.verify(token).then((r) => {
       if (!r.ok) return this.refuse(403, r.code, r.message);
       if (this.d.viewers.isRevoked(r.viewer.id, r.viewer.iat)) return this.refuse(403, "invalid_token", "this token was revoked");
-      viewer = r.viewer;
-    }
+      return this.upgrade(req, server, r.viewer, ip, offered);
+    });
+  }
 
+  private upgrade(req: Request, server: Server<Conn>, viewer: ViewerIdentity | null, ip: string, offered: string | null): Response | undefined {
     if (viewer) {
       const have = this.d.hub.reserve(viewer.id);
       if (have >= this.d.config.maxSocketsPerViewer) {
