@@ -80,7 +80,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     stops.push(() => analytics.close());
 
     // 5. The viewer socket hub and the HTTP server.
-    const hub = new Hub({ streams, accounts, clock, logger, metrics });
+    const hub = new Hub({ streams, viewers, accounts, clock, logger, metrics });
     streams.setListener(hub);
     viewers.setRevokeListener((id) => hub.revokeViewer(id));
     const tokens = new ViewerTokens({ secret, jwksUrl: config.viewerJwksUrl, audience: config.viewerTokenAudience, issuer: config.viewerTokenIssuer });

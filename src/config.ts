@@ -159,7 +159,7 @@ class Reader {
       if (!protocols.includes(u.protocol)) throw new Error("protocol");
       return v;
     } catch {
-      this.bad(name, `a ${protocols.map((p) => p.replace(":", "")).join(" or ")} URL`, v);
+      this.bad(name, `a ${protocols.map((p) => p.replace(":", "")).join(" or ")} URL`, v.replace(/\/\/[^/@]*@/, "//[credentials]@"));
       return null;
     }
   }

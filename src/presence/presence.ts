@@ -92,7 +92,7 @@ export class Presence {
   }
 
   snapshot(): PresenceMap {
-    const out: PresenceMap = {};
+    const out = dict();
     for (const [k, metas] of this.entries) out[k] = { metas: [...metas.values()] };
     return out;
   }
@@ -103,7 +103,7 @@ export class Presence {
       this.listing = shouldList;
       this.pendingJoins.clear();
       this.pendingLeaves.clear();
-      const state = shouldList ? this.snapshot() : {};
+      const state = shouldList ? this.snapshot() : dict();
       this.stateJson = JSON.stringify(state);
       return { kind: "state", state };
     }
@@ -122,8 +122,13 @@ function addTo(m: Map<string, Map<string, Meta>>, key: string, meta: Meta): void
   inner.set(meta.phx_ref, meta);
 }
 
+/** Viewer ids are the host's and may be any string, "__proto__" included: no prototype to collide with. */
+function dict(): PresenceMap {
+  return Object.create(null) as PresenceMap;
+}
+
 function toMap(m: Map<string, Map<string, Meta>>): PresenceMap {
-  const out: PresenceMap = {};
+  const out = dict();
   for (const [k, metas] of m) out[k] = { metas: [...metas.values()] };
   return out;
 }

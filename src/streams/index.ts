@@ -123,12 +123,13 @@ export class Streams {
     if (i.owner !== undefined && i.owner !== null) {
       const owner = typeof i.owner === "string" ? this.accounts.findByUsername(i.owner) : undefined;
       if (!owner) fields.owner = "an existing account's username";
+      else if (owner.role === "moderator") fields.owner = "a creator or admin account (moderators do not own streams)";
       else ownerId = owner.id;
     } else if (actor.type === "account" && actor.role === "creator") ownerId = actor.id;
     let settings = defaultSettings();
     if (i.settings !== undefined) {
       const s = applySettingsPatch(settings, i.settings);
-      if (!s.ok) Object.assign(fields, s.fields);
+      if (!s.ok) Object.assign(fields, s.fields ?? { settings: s.message });
       else settings = s.value;
     }
     if (Object.keys(fields).length || !title.ok) return refuse("invalid_payload", "invalid stream", { fields });

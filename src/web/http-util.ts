@@ -1,8 +1,14 @@
 // JSON responses and the API error shape `{error: {code, message, fields?}}`.
 import { HTTP_STATUS, type ErrorCode, type Refusal } from "../errors.ts";
 
+/** On every response we build, errors included (Elysia's after-handle hooks skip errors). */
+export const SECURITY_HEADERS: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "same-origin",
+};
+
 export function json(status: number, body: unknown, headers?: Record<string, string>): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8", ...headers } });
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8", ...SECURITY_HEADERS, ...headers } });
 }
 
 export function apiError(code: ErrorCode, message: string, extra?: { fields?: Record<string, string>; retryAfterMs?: number; status?: number }): Response {

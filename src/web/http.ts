@@ -4,7 +4,7 @@
 import type { Server } from "bun";
 import { Elysia } from "elysia";
 import type { Logger } from "../runtime/logger.ts";
-import { apiError } from "./http-util.ts";
+import { apiError, SECURITY_HEADERS } from "./http-util.ts";
 import type { Conn } from "./socket/conn.ts";
 import type { Hub } from "./socket/hub.ts";
 import { SOCKET_PATH, type Upgrader } from "./socket/upgrade.ts";
@@ -13,11 +13,6 @@ export const MAX_FRAME_BYTES = 64 * 1024;
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const BACKPRESSURE_LIMIT = 1024 * 1024;
 
-const SECURITY_HEADERS: Record<string, string> = {
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "same-origin",
-};
-
 export function buildApp(logger: Logger, parts: Elysia<any, any, any, any, any, any, any>[]) {
   let app = new Elysia()
     .onError(({ code, error }) => {
@@ -25,7 +20,7 @@ export function buildApp(logger: Logger, parts: Elysia<any, any, any, any, any, 
       if (code === "PARSE") return apiError("invalid_payload", "the body is not valid JSON");
       if (code === "VALIDATION") return apiError("invalid_payload", String((error as Error).message).slice(0, 500));
       logger.error("http handler failed", { code: String(code), error });
-      return new Response(JSON.stringify({ error: { code: "internal", message: "internal error" } }), { status: 500, headers: { "content-type": "application/json" } });
+      return new Response(JSON.stringify({ error: { code: "internal", message: "internal error" } }), { status: 500, headers: { "content-type": "application/json", ...SECURITY_HEADERS } });
     })
     .onAfterHandle(({ set }) => {
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) set.headers[k] ??= v;

@@ -3,6 +3,7 @@
 // back as listener calls that this hub turns into broadcasts.
 import type { Server, ServerWebSocket } from "bun";
 import type { Accounts } from "../../accounts/index.ts";
+import type { Viewers } from "../../viewers/index.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { Metrics, Counter } from "../../runtime/metrics.ts";
 import { iso, type Clock } from "../../runtime/time.ts";
@@ -25,6 +26,7 @@ export const CLOSE = { normal: 1000, goingAway: 1001, invalidData: 1007, policy:
 
 export interface HubDeps {
   streams: Streams;
+  viewers: Viewers;
   accounts: Accounts;
   clock: Clock;
   logger: Logger;
@@ -96,6 +98,8 @@ export class Hub implements StreamListener {
       let set = this.byViewer.get(c.viewer.id);
       if (!set) this.byViewer.set(c.viewer.id, (set = new Set()));
       set.add(ws);
+      // A revocation may land between the upgrade checks and this open: check again.
+      if (this.deps.viewers.isRevoked(c.viewer.id, c.viewer.iat)) ws.close(CLOSE.policy, "revoked");
     }
   }
 

@@ -10,6 +10,7 @@ import type { Counter, Metrics } from "../../runtime/metrics.ts";
 import { KeyedBuckets } from "../../runtime/token-bucket.ts";
 import type { Clock } from "../../runtime/time.ts";
 import type { Viewers } from "../../viewers/index.ts";
+import { SECURITY_HEADERS } from "../http-util.ts";
 import type { Conn } from "./conn.ts";
 import type { Hub } from "./hub.ts";
 
@@ -100,7 +101,7 @@ export class Upgrader {
 
   private refuse(status: number, code: ErrorCode, message: string, retryAfterMs?: number): Response {
     this.refused.inc(1, { reason: code });
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    const headers: Record<string, string> = { "content-type": "application/json", ...SECURITY_HEADERS };
     if (retryAfterMs !== undefined) headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
     const error: Record<string, unknown> = { code, message };
     if (retryAfterMs !== undefined) error.retry_after_ms = retryAfterMs;
