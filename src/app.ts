@@ -161,7 +161,7 @@ function startLagMonitor(metrics: Metrics): ReturnType<typeof setInterval> {
   let shown = 0;
   let windowStart = performance.now();
   let expected = performance.now() + 100;
-  metrics.gauge("hubbub_event_loop_lag_seconds", "Worst event-loop delay in the last 5 s window.", () => shown);
+  metrics.gauge("hubbub_event_loop_lag_seconds", "Worst event-loop delay in the last 5 s window (or the current one, if worse).", () => Math.max(shown, worst));
   return setInterval(() => {
     const now = performance.now();
     worst = Math.max(worst, Math.max(0, now - expected) / 1000);
