@@ -5,6 +5,10 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { Accounts } from "./accounts/index.ts";
 import { Analytics } from "./analytics/index.ts";
+import { AuditLog } from "./audit/index.ts";
+import { Chat } from "./chat/index.ts";
+import { minimalHook } from "./chat/moderation-hook.ts";
+import { GroupCommit } from "./runtime/group-commit.ts";
 import type { Config } from "./config.ts";
 import { closeSqlite, migrate, openSqlite } from "./db/sqlite.ts";
 import { ViewerTokens } from "./identity/viewer-token.ts";
@@ -33,6 +37,7 @@ export interface App {
   accounts: Accounts;
   streams: Streams;
   viewers: Viewers;
+  chat: Chat;
   viewerTokenSecret: string | null;
   generatedAdminPassword: string | null;
   /** Drain: stop accepting, close sockets with 1012, close databases. Idempotent. */
@@ -67,6 +72,11 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     const accounts = new Accounts(db, clock, config.adminApiKey);
     const streams = new Streams(db, clock, accounts);
     const viewers = new Viewers(db, clock);
+    // Chat writes go through group commit: one transaction per event-loop turn, acks after commit.
+    const gc = new GroupCommit(db, 2000, (e, n) => logger.error("group commit failed", { error: e, writes: n }));
+    const chat = new Chat(db, clock, gc, streams, minimalHook);
+    stops.push(() => chat.close()); // after the final flush below has acked and broadcast
+    stops.push(() => gc.close());
     const boot = await accounts.ensureBootstrapAdmin(config.adminPassword);
     if (boot.generatedPassword) {
       (opts.announce ?? ((t) => process.stderr.write(t)))(
@@ -80,8 +90,18 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     stops.push(() => analytics.close());
 
     // 5. The viewer socket hub and the HTTP server.
-    const hub = new Hub({ streams, viewers, accounts, clock, logger, metrics });
+    const hub = new Hub({ chat, streams, viewers, accounts, clock, logger, metrics });
     streams.setListener(hub);
+    chat.setListener(hub);
+    const purge = setInterval(() => {
+      try {
+        const n = chat.purgeExpired();
+        if (n) logger.info("chat retention purge", { messages: n });
+      } catch (e) {
+        logger.error("chat retention purge failed", { error: e });
+      }
+    }, 3_600_000);
+    stops.push(() => clearInterval(purge));
     viewers.setRevokeListener((id) => hub.revokeViewer(id));
     const tokens = new ViewerTokens({ secret, jwksUrl: config.viewerJwksUrl, audience: config.viewerTokenAudience, issuer: config.viewerTokenIssuer });
     const upgrader = new Upgrader({ config, hub, tokens, viewers, proxies: new TrustedProxies(config.trustedProxies), clock, metrics });
@@ -91,7 +111,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     stops.push(() => clearInterval(sweeper));
     const app = buildApp(logger, [
       opsRoutes({ metrics, isReady: () => ready, health: () => ({ status: "ok", checks: { sqlite: "ok", analytics: "ok" } }) }),
-      apiRoutes({ accounts, streams, viewers }),
+      apiRoutes({ accounts, streams, viewers, chat, audit: new AuditLog(db) }),
       openApiRoutes(),
       pageRoutes({ config, streams }),
     ]);
@@ -114,7 +134,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
 
     let stopping: Promise<void> | null = null;
     return {
-      config, url, port, server, hub, accounts, streams, viewers,
+      config, url, port, server, hub, accounts, streams, viewers, chat,
       viewerTokenSecret: secret,
       generatedAdminPassword: boot.generatedPassword,
       stop: () => (stopping ??= (async () => {

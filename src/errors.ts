@@ -5,7 +5,9 @@ export type ErrorCode =
   | "invalid_token" | "token_expired" | "origin_not_allowed" | "banned" | "timed_out"
   | "rate_limited" | "slow_mode" | "too_long" | "empty" | "invalid_text" | "invalid_reply"
   | "members_only" | "emote_only" | "duplicate" | "chat_closed" | "blocked" | "not_allowed"
-  | "closed" | "already_voted" | "invalid_option" | "conflict" | "too_large" | "too_many_sockets";
+  | "closed" | "already_voted" | "invalid_option" | "conflict" | "too_large" | "too_many_sockets"
+  // Beyond PRODUCT.md's table: storage failed (disk full, I/O); nothing was stored or sent.
+  | "unavailable";
 
 export interface Refusal {
   ok: false;
@@ -30,4 +32,5 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   rate_limited: 429, slow_mode: 429, too_long: 400, empty: 400, invalid_text: 400, invalid_reply: 400,
   members_only: 403, emote_only: 400, duplicate: 409, chat_closed: 403, blocked: 403, not_allowed: 400,
   closed: 409, already_voted: 409, invalid_option: 400, conflict: 409, too_large: 413, too_many_sockets: 429,
+  unavailable: 503,
 };

@@ -78,6 +78,14 @@ export function listAudit(db: Database, q: AuditQuery): AuditRow[] {
   return db.query<RawAudit, (string | number)[]>(sql).all(...args).map(toRow);
 }
 
+/** Read access for routes, which never hold the database themselves. */
+export class AuditLog {
+  constructor(private db: Database) {}
+  list(q: AuditQuery): AuditRow[] {
+    return listAudit(this.db, q);
+  }
+}
+
 function toRow(r: RawAudit): AuditRow {
   return {
     id: String(r.id),

@@ -5,10 +5,12 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import m001 from "./migrations/001-core.sql" with { type: "text" };
+import m002 from "./migrations/002-chat.sql" with { type: "text" };
 
 /** Numbered migrations; append only, never edit a released one. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: "001-core", sql: m001 },
+  { version: 2, name: "002-chat", sql: m002 },
 ];
 
 export function openSqlite(path: string): Database {

@@ -71,6 +71,26 @@ export class Streams {
     this.listener = l;
   }
 
+  findById(id: string): StreamRecord | undefined {
+    const row = this.db.query<StreamRow, [string]>("SELECT * FROM streams WHERE id = ?").get(id);
+    return row ? toRecord(row) : undefined;
+  }
+
+  all(): StreamRecord[] {
+    return this.db.query<StreamRow, []>("SELECT * FROM streams ORDER BY id").all().map(toRecord);
+  }
+
+  /** A new epoch: history was lost (purge, restore). Runs inside the caller's transaction. */
+  rotateEpoch(db: Database, id: string, now: number): void {
+    db.query("UPDATE streams SET epoch = ?, updated_at = ? WHERE id = ?").run(randomToken(8), now, id);
+  }
+
+  /** Re-reads a stream after a change made elsewhere and tells the listener (not a public change). */
+  notifyChanged(id: string): void {
+    const s = this.findById(id);
+    if (s) this.listener.streamChanged(s, false);
+  }
+
   findBySlug(slug: string): StreamRecord | undefined {
     const row = this.db.query<StreamRow, [string]>("SELECT * FROM streams WHERE slug = ?").get(slug);
     return row ? toRecord(row) : undefined;

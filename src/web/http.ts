@@ -11,6 +11,8 @@ import { SOCKET_PATH, type Upgrader } from "./socket/upgrade.ts";
 
 export const MAX_FRAME_BYTES = 64 * 1024;
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** Bun refuses bodies above this before our handler runs (with its own plain 413). */
+const BUN_BODY_CAP = 8 * 1024 * 1024;
 export const BACKPRESSURE_LIMIT = 1024 * 1024;
 
 export function buildApp(logger: Logger, parts: Elysia<any, any, any, any, any, any, any>[]) {
@@ -44,10 +46,19 @@ export function serve(o: ServeOptions): Server<Conn> {
   return Bun.serve<Conn>({
     port: o.port,
     hostname: o.hostname,
-    maxRequestBodySize: MAX_BODY_BYTES,
+    maxRequestBodySize: BUN_BODY_CAP,
     fetch(req, server) {
       const path = pathOf(req.url);
       if (path === SOCKET_PATH) return o.upgrader.handle(req, server);
+      // Body limit with our error shape; Bun's own cap (BUN_BODY_CAP) only backs this up. A
+      // streamed body has no declared length, so it is read with the limit and handed on buffered.
+      const length = req.headers.get("content-length");
+      if (length !== null && Number(length) > MAX_BODY_BYTES) return tooLarge();
+      if (length === null && req.body) {
+        return readCapped(req.body, MAX_BODY_BYTES).then((buf) =>
+          buf === null ? tooLarge() : o.app.handle(new Request(req.url, { method: req.method, headers: req.headers, body: buf })),
+        );
+      }
       return o.app.handle(req);
     },
     error(err) {
@@ -67,6 +78,29 @@ export function serve(o: ServeOptions): Server<Conn> {
       close: (ws) => hub.onClose(ws),
     },
   });
+}
+
+function tooLarge(): Response {
+  return apiError("too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+}
+
+/** The whole body, or null as soon as it passes `cap` bytes (memory stays near the cap). */
+async function readCapped(body: ReadableStream<Uint8Array>, cap: number): Promise<ArrayBuffer | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > cap) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const all = Buffer.concat(chunks);
+  return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
 }
 
 function pathOf(url: string): string {

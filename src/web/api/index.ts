@@ -7,9 +7,14 @@ import type { Actor, Scope } from "../../actor.ts";
 import type { Result } from "../../errors.ts";
 import type { Streams } from "../../streams/index.ts";
 import type { Viewers } from "../../viewers/index.ts";
+import { Chat } from "../../chat/index.ts";
+import type { AuditLog } from "../../audit/index.ts";
+import { csvRow, streamPages } from "../export.ts";
 import { apiError, json, page, parsePaging, refusalResponse } from "../http-util.ts";
 
 export interface ApiDeps {
+  chat: Chat;
+  audit: AuditLog;
   accounts: Accounts;
   streams: Streams;
   viewers: Viewers;
@@ -42,7 +47,8 @@ function objectBody(body: unknown): Record<string, unknown> | Response {
 }
 
 export function apiRoutes(d: ApiDeps) {
-  const { accounts, streams, viewers } = d;
+  const { accounts, streams, viewers, chat } = d;
+  const stream = (slug: string) => streams.findBySlug(slug);
   return (
     new Elysia({ prefix: "/api/v1" })
       // ---- streams ----
@@ -69,14 +75,92 @@ export function apiRoutes(d: ApiDeps) {
       .post("/streams/:slug/end", guarded(d, "streams", (actor, { params }) => respond(streams.end(actor, params.slug!))))
       .put("/streams/:slug/moderators/:username", guarded(d, "admin", (actor, { params }) => respond(streams.setModerator(actor, params.slug!, params.username!, true))))
       .delete("/streams/:slug/moderators/:username", guarded(d, "admin", (actor, { params }) => respond(streams.setModerator(actor, params.slug!, params.username!, false))))
-      // ---- moderation (announce now; the chat issue adds delete, clear, timeout, ban, unban) ----
+      // ---- chat history and export ----
+      .get("/streams/:slug/chat", guarded(d, "moderation", (_a, { params, query }) => {
+        const s = stream(params.slug!);
+        if (!s) return apiError("not_found", `no stream ${params.slug}`);
+        const num = (k: string) => (query[k] === undefined ? undefined : /^\d+$/.test(query[k]!) ? Number(query[k]) : NaN);
+        const after = num("after_seq");
+        const before = num("before_seq");
+        const limit = num("limit") ?? 50;
+        const format = query.format ?? "json";
+        if (Number.isNaN(after) || Number.isNaN(before) || Number.isNaN(limit) || limit < 1 || limit > 1000 || !["json", "ndjson", "csv"].includes(format)) {
+          return apiError("invalid_payload", "after_seq, before_seq: integers; limit: 1..1000; format: json, ndjson or csv");
+        }
+        if (format === "json") {
+          const rows = chat.list(s, { afterSeq: after, beforeSeq: before, limit: limit + 1 });
+          const more = rows.length > limit;
+          const data = before !== undefined && more ? rows.slice(1) : rows.slice(0, limit);
+          const edge = before !== undefined ? data[0] : data[data.length - 1];
+          const next_cursor = more && edge ? Buffer.from(JSON.stringify(before !== undefined ? { before_seq: edge.seq } : { after_seq: edge.seq })).toString("base64url") : null;
+          return json(200, { data, next_cursor });
+        }
+        // Exports walk the whole range forward, page by page.
+        const pages = (from: number) => {
+          const rows = chat.list(s, { afterSeq: from, limit: 1000 }).filter((r) => before === undefined || r.seq < before);
+          return { rows, cursor: rows.length ? rows[rows.length - 1]!.seq : from };
+        };
+        if (format === "ndjson") {
+          return new Response(streamPages(after ?? 0, pages, (r) => JSON.stringify(r) + "\n"), { headers: { "content-type": "application/x-ndjson" } });
+        }
+        const cols = ["seq", "id", "at", "visible_at", "user_id", "user_name", "body", "reply_to", "mentions", "deleted"];
+        return new Response(
+          streamPages(after ?? 0, pages, (r: any) => csvRow([r.seq, r.id, r.at, r.visible_at, r.user?.id, r.user?.name, r.body, r.reply_to, r.mentions, r.deleted === true]), csvRow(cols)),
+          { headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${s.slug}-chat.csv"` } },
+        );
+      }))
+      // ---- moderation ----
       .post("/streams/:slug/moderation", guarded(d, "moderation", (actor, { params, body }) => {
         const b = objectBody(body);
         if (b instanceof Response) return b;
-        const extra = Object.keys(b).filter((k) => k !== "action" && k !== "body");
-        if (b.action !== "announce") return apiError("invalid_payload", "action: only announce is available until chat moderation lands", { fields: { action: "announce" } });
-        if (extra.length) return apiError("invalid_payload", "unknown fields", { fields: Object.fromEntries(extra.map((k) => [k, "unknown field"])) });
-        return respond(streams.announce(actor, params.slug!, b.body));
+        const s = stream(params.slug!);
+        if (!s) return apiError("not_found", `no stream ${params.slug}`);
+        if (b.action === "announce") {
+          const extra = Object.keys(b).filter((k) => k !== "action" && k !== "body");
+          if (extra.length) return apiError("invalid_payload", "unknown fields", { fields: Object.fromEntries(extra.map((k) => [k, "unknown field"])) });
+          return respond(streams.announce(actor, s.slug, b.body));
+        }
+        if (typeof b.action !== "string") return apiError("invalid_payload", "action: delete, clear, timeout, ban, unban or announce", { fields: { action: "required" } });
+        const parsed = Chat.parseAction(b.action, b);
+        if (!parsed.ok) return refusalResponse(parsed);
+        return respond(chat.moderate(actor, s, parsed.value));
+      }))
+      .get("/streams/:slug/review-queue", guarded(d, "moderation", (_a, { params, query }) => {
+        const s = stream(params.slug!);
+        if (!s) return apiError("not_found", `no stream ${params.slug}`);
+        const p = parsePaging(query);
+        if (p instanceof Response) return p;
+        const status = query.status ?? "pending";
+        if (!["pending", "approved", "denied", "escalated", "expired", "all"].includes(status)) return apiError("invalid_payload", "status: pending, approved, denied, escalated, expired or all");
+        return json(200, page(chat.listQueue(s, status === "all" ? null : status, p.after, p.limit + 1), p.limit, (r) => r.id, chat.queueView));
+      }))
+      .post("/review-queue/:id/approve", guarded(d, "moderation", (actor, { params, body }) => respond(chat.decide(actor, params.id!, "approve", (body as any)?.reason))))
+      .post("/review-queue/:id/deny", guarded(d, "moderation", (actor, { params, body }) => respond(chat.decide(actor, params.id!, "deny", (body as any)?.reason))))
+      .post("/review-queue/:id/escalate", guarded(d, "moderation", (actor, { params, body }) => respond(chat.decide(actor, params.id!, "escalate", (body as any)?.reason))))
+      .get("/streams/:slug/audit", guarded(d, "moderation", (_a, { params, query }) => {
+        const s = stream(params.slug!);
+        if (!s) return apiError("not_found", `no stream ${params.slug}`);
+        const p = parsePaging(query);
+        if (p instanceof Response) return p;
+        const time = (k: string) => (query[k] === undefined ? undefined : Date.parse(query[k]!));
+        const from = time("from");
+        const to = time("to");
+        if (Number.isNaN(from) || Number.isNaN(to)) return apiError("invalid_payload", "from, to: RFC 3339 timestamps");
+        const format = query.format ?? "json";
+        if (format !== "json" && format !== "csv") return apiError("invalid_payload", "format: json or csv");
+        const q = { streamId: s.id, action: query.action, from, to };
+        if (format === "csv") {
+          const pages = (afterId: number) => {
+            const rows = d.audit.list({ ...q, afterId, limit: 1000 });
+            return { rows, cursor: rows.length ? Number(rows[rows.length - 1]!.id) : afterId };
+          };
+          return new Response(
+            streamPages(0, pages, (r) => csvRow([r.id, r.at, r.actor.type, r.actor.id, r.action, r.target?.type, r.target?.id, r.reason, r.data]), csvRow(["id", "at", "actor_type", "actor_id", "action", "target_type", "target_id", "reason", "data"])),
+            { headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${s.slug}-audit.csv"` } },
+          );
+        }
+        const rows = d.audit.list({ ...q, afterId: p.after ? Number(p.after) : undefined, limit: p.limit + 1 });
+        return json(200, page(rows, p.limit, (r) => r.id));
       }))
       // ---- accounts and keys ----
       .post("/accounts", guarded(d, "admin", async (actor, { body }) => respond(await accounts.create(actor, body), 201)))
@@ -95,5 +179,6 @@ export function apiRoutes(d: ApiDeps) {
       .delete("/api-keys/:id", guarded(d, "admin", (actor, { params }) => respond(accounts.revokeApiKey(actor, params.id!))))
       // ---- viewers ----
       .post("/viewers/:id/revoke", guarded(d, "admin", (actor, { params }) => respond(viewers.revoke(actor, decodeURIComponent(params.id!)))))
+      .delete("/viewers/:id/data", guarded(d, "admin", (actor, { params }) => respond(chat.eraseViewer(actor, decodeURIComponent(params.id!)))))
   );
 }

@@ -32,7 +32,23 @@ export const ROUTES: Record<string, Partial<Record<"get" | "post" | "patch" | "p
     delete: { summary: "Remove a moderator", scope: "admin", status: 200 },
   },
   "/api/v1/streams/{slug}/moderation": {
-    post: { summary: "Moderator action; available now: announce (broadcasts `announcement`)", scope: "moderation", status: 200, body: { action: { type: "string", enum: ["announce"] }, body: str } },
+    post: {
+      summary: "Moderator action, audited: delete a message, clear a user's (or all) messages, timeout 1 s..14 days, ban, unban, announce",
+      scope: "moderation", status: 200,
+      body: { action: { type: "string", enum: ["delete", "clear", "timeout", "ban", "unban", "announce"] }, seq: { type: "integer" }, user_id: str, duration_s: { type: "integer" }, reason: str, body: str },
+    },
+  },
+  "/api/v1/streams/{slug}/chat": {
+    get: { summary: "Chat history (tombstones included), paged or exported: format=json|ndjson|csv", scope: "moderation", status: 200, query: ["after_seq", "before_seq", "limit", "format"] },
+  },
+  "/api/v1/streams/{slug}/review-queue": {
+    get: { summary: "Review queue items (held messages); status=pending|approved|denied|escalated|expired|all", scope: "moderation", status: 200, query: ["status", ...paging] },
+  },
+  "/api/v1/review-queue/{id}/approve": { post: { summary: "Approve: a held message is published with a new seq (sender notified held_approved)", scope: "moderation", status: 200, body: { reason: str } } },
+  "/api/v1/review-queue/{id}/deny": { post: { summary: "Deny: a held message is dropped (sender notified held_denied)", scope: "moderation", status: 200, body: { reason: str } } },
+  "/api/v1/review-queue/{id}/escalate": { post: { summary: "Escalate to admins", scope: "moderation", status: 200, body: { reason: str } } },
+  "/api/v1/streams/{slug}/audit": {
+    get: { summary: "The stream's audit trail; filters from, to (RFC 3339), action; format=json|csv", scope: "moderation", status: 200, query: ["from", "to", "action", "format", ...paging] },
   },
   "/api/v1/accounts": {
     post: { summary: "Create a dashboard account", scope: "admin", status: 201, body: { username: str, password: str, role: { type: "string", enum: ["admin", "creator", "moderator"] }, viewer_id: str } },
@@ -47,6 +63,7 @@ export const ROUTES: Record<string, Partial<Record<"get" | "post" | "patch" | "p
   },
   "/api/v1/api-keys/{id}": { delete: { summary: "Revoke an API key", scope: "admin", status: 200 } },
   "/api/v1/viewers/{id}/revoke": { post: { summary: "Revoke a viewer: sockets closed with 1008, older tokens refused", scope: "admin", status: 200 } },
+  "/api/v1/viewers/{id}/data": { delete: { summary: "Erase a viewer's data: messages become tombstones, held items and nonces go; audited", scope: "admin", status: 200 } },
 };
 
 export function openApiDocument() {

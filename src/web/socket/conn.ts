@@ -20,6 +20,8 @@ export class Conn {
   // Join rate bucket, inline as two numbers rather than an object: this class is per socket.
   joinTokens = JOIN_BURST;
   joinAt = 0;
+  refusals = 0; // rate-limit style refusals in the current flood window
+  refusalsSince = 0;
   constructor(
     readonly id: number,
     readonly viewer: ViewerIdentity | null,

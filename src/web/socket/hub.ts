@@ -4,6 +4,10 @@
 import type { Server, ServerWebSocket } from "bun";
 import type { Accounts } from "../../accounts/index.ts";
 import type { Viewers } from "../../viewers/index.ts";
+import { Chat, type ChatListener, type ChatSender, type MessageView } from "../../chat/index.ts";
+import { CHAT_CLEAR, CHAT_DELETE, CHAT_NEW, NOTICE } from "../../chat/events.ts";
+import type { Actor } from "../../actor.ts";
+import type { Result } from "../../errors.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { Metrics, Counter } from "../../runtime/metrics.ts";
 import { iso, type Clock } from "../../runtime/time.ts";
@@ -12,7 +16,7 @@ import { SLUG, type StreamListener, type StreamRecord, type Streams } from "../.
 import type { ErrorCode } from "../../errors.ts";
 import { take } from "../../runtime/token-bucket.ts";
 import { Conn, JOIN_BURST, JOIN_RATE_PER_S, type Channel } from "./conn.ts";
-import { decodeBinary, decodeText, encodeBroadcast, encodeControl, encodePushRaw, encodeReply, type Frame } from "./protocol.ts";
+import { decodeBinary, decodeText, encodeBroadcast, encodeControl, encodePush, encodePushRaw, encodeReply, type Frame } from "./protocol.ts";
 import { Room } from "./room.ts";
 
 export type WS = ServerWebSocket<Conn>;
@@ -25,6 +29,7 @@ const MAX_FRIEND_IDS = 200;
 export const CLOSE = { normal: 1000, goingAway: 1001, invalidData: 1007, policy: 1008, tooBig: 1009, restart: 1012 } as const;
 
 export interface HubDeps {
+  chat: Chat;
   streams: Streams;
   viewers: Viewers;
   accounts: Accounts;
@@ -33,7 +38,12 @@ export interface HubDeps {
   metrics: Metrics;
 }
 
-export class Hub implements StreamListener {
+/** Refused pushes per socket within FLOOD_WINDOW_MS before it is closed with 1008 and cooled down. */
+const FLOOD_REFUSALS = 40;
+const FLOOD_WINDOW_MS = 10_000;
+export const FLOOD_COOLDOWN_MS = 30_000;
+
+export class Hub implements StreamListener, ChatListener {
   private server: Server<Conn> | null = null;
   readonly sockets = new Set<WS>();
   private byViewer = new Map<string, Set<WS>>();
@@ -43,6 +53,7 @@ export class Hub implements StreamListener {
   private tick = 0;
   private nextConnId = 1;
   private nextPhxRef = 1;
+  private cooldowns = new Map<string, number>(); // viewer id or IP -> refused until
   private m: { joins: Counter; framesIn: Counter; framesOut: Counter; errors: Counter };
 
   constructor(private deps: HubDeps) {
@@ -65,6 +76,7 @@ export class Hub implements StreamListener {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.server = null; // nothing is published after the drain
   }
 
   // ---- connections ----
@@ -182,7 +194,7 @@ export class Hub implements StreamListener {
       // Duplicate join: close the old channel (with its join_ref), then join anew.
       this.untrack(c, existing);
       c.channels = c.channels.filter((x) => x !== existing);
-      if (existing.room) ws.unsubscribe(f.topic);
+      ws.unsubscribe(f.topic);
       this.send(ws, encodeControl(existing.joinRef, f.topic, "phx_close", {}));
     }
     if (c.channels.length >= MAX_CHANNELS) {
@@ -227,36 +239,42 @@ export class Hub implements StreamListener {
     if (c.viewer) {
       ch.phxRef = (this.nextPhxRef++).toString(36);
       room.presence.track(c.viewer.id, { phx_ref: ch.phxRef, name: c.viewer.name, badges: c.viewer.badges, online_at: iso(this.deps.clock.now()) });
+      room.addName(c.viewer.name, c.viewer.id);
     } else room.presence.trackGuest();
     this.dirty.add(room);
     ws.subscribe(f.topic);
     this.m.joins.inc();
-    // Chat history arrives with the chat issue: until then seq stays 0 and history empty. A client
-    // that was in sync (same epoch, nothing newer) is honestly "recovered".
-    const seq = 0;
-    const recovered = params.last_seq !== undefined && params.epoch === s.epoch && params.last_seq <= seq;
+    // Subscribed first, history second: a message committed in between arrives by broadcast, and
+    // history stops at the last broadcast seq, so nothing is doubled and nothing is missed.
+    const { history, recovered, seq } = this.deps.chat.joinHistory(s, params);
     this.reply(ws, f.joinRef, f.ref, f.topic, "ok", {
-      stream: room.view, me, history: [], recovered, seq, epoch: s.epoch, viewers: room.presence.count, poll: null,
+      stream: room.view, me, history, recovered, seq, epoch: s.epoch, viewers: room.presence.count, poll: null,
     });
     // Presence as of the last flush; the next diff (already subscribed) brings it up to date.
     this.send(ws, encodePushRaw(f.joinRef, f.topic, "presence_state", room.presence.stateJson));
   }
 
+  /** The viewer's role in a stream, from the account linked to its viewer id (checked every time). */
+  private roleOf(c: Conn, s: StreamRecord): { role: "viewer" | "moderator" | "creator"; actor: Actor | null } {
+    const v = c.viewer;
+    if (!v) return { role: "viewer", actor: null };
+    const acc = this.deps.accounts.findByViewerId(v.id);
+    if (!acc) return { role: "viewer", actor: null };
+    const actor: Actor = { type: "account", id: acc.id, username: acc.username, role: acc.role };
+    if (s.owner_id === acc.id) return { role: "creator", actor };
+    if (acc.role === "admin" || this.deps.streams.isModerator(s.id, acc.id)) return { role: "moderator", actor };
+    return { role: "viewer", actor: null };
+  }
+
   private me(c: Conn, s: StreamRecord) {
     const v = c.viewer;
-    let role: "viewer" | "moderator" | "creator" = "viewer";
-    if (v) {
-      const acc = this.deps.accounts.findByViewerId(v.id);
-      if (acc) {
-        if (s.owner_id === acc.id) role = "creator";
-        else if (acc.role === "admin" || this.deps.streams.isModerator(s.id, acc.id)) role = "moderator";
-      }
-    }
+    const { role } = this.roleOf(c, s);
     const st = s.settings;
     const mod = role !== "viewer";
+    const restricted = !mod && this.deps.chat.restriction(s, v?.id ?? null) !== null;
     let chat: boolean;
     if (mod) chat = true;
-    else if (st.chat_closed) chat = false;
+    else if (st.chat_closed || restricted) chat = false;
     else if (!v) chat = st.guests.chat && !st.members_only;
     else chat = !st.members_only || v.member;
     return {
@@ -264,7 +282,7 @@ export class Hub implements StreamListener {
       name: v?.name ?? c.guestName,
       guest: !v,
       role,
-      can: { chat, react: v ? true : st.guests.react, vote: v ? true : st.guests.vote, moderate: mod },
+      can: { chat, react: !restricted && (v ? true : st.guests.react), vote: !restricted && (v ? true : st.guests.vote), moderate: mod },
     };
   }
 
@@ -281,7 +299,10 @@ export class Hub implements StreamListener {
     const room = ch.room;
     if (!room) return;
     room.members--;
-    if (c.viewer && ch.phxRef) room.presence.untrack(c.viewer.id, ch.phxRef);
+    if (c.viewer && ch.phxRef) {
+      room.presence.untrack(c.viewer.id, ch.phxRef);
+      room.removeName(c.viewer.name, c.viewer.id);
+    }
     else if (!c.viewer) room.presence.untrackGuest();
     this.dirty.add(room);
   }
@@ -297,8 +318,104 @@ export class Hub implements StreamListener {
         const watching = [...new Set(ids as string[])].filter((id) => room.presence.has(id));
         return this.reply(ws, ch.joinRef, f.ref, f.topic, "ok", { watching });
       }
+      case "chat:send": {
+        const c = ws.data;
+        const s = room.stream;
+        const sender: ChatSender = {
+          key: c.viewer?.id ?? `guest:${c.id}`,
+          viewerId: c.viewer?.id ?? null,
+          name: c.viewer?.name ?? c.guestName,
+          badges: c.viewer?.badges ?? [],
+          member: c.viewer?.member ?? false,
+          role: this.roleOf(c, s).role,
+        };
+        const joinRef = ch.joinRef;
+        this.deps.chat
+          .send(s, sender, f.payload, (names) => room.resolveMentions(names))
+          .then((r) => this.answer(ws, joinRef, f, r))
+          .catch((e) => {
+            this.deps.logger.error("chat send failed", { stream: s.slug, error: e });
+            this.error(ws, f, "unavailable", "the message could not be stored; it was not sent");
+          });
+        return;
+      }
+      case "mod:delete":
+      case "mod:clear":
+      case "mod:timeout":
+      case "mod:ban":
+      case "mod:unban":
+      case "mod:announce": {
+        const { actor } = this.roleOf(ws.data, room.stream);
+        if (!actor) return this.error(ws, f, "forbidden", "moderators only");
+        const verb = f.event.slice(4);
+        if (verb === "announce") {
+          if (Object.keys(f.payload).some((k) => k !== "body")) return this.error(ws, f, "invalid_payload", "mod:announce takes {body}");
+          return this.answer(ws, ch.joinRef, f, this.deps.streams.announce(actor, room.stream.slug, f.payload.body));
+        }
+        const parsed = Chat.parseAction(verb, f.payload);
+        if (!parsed.ok) return this.answer(ws, ch.joinRef, f, parsed);
+        return this.answer(ws, ch.joinRef, f, this.deps.chat.moderate(actor, room.stream, parsed.value));
+      }
       default:
         return this.error(ws, f, "unknown_event", `no event ${f.event} on stream topics`);
+    }
+  }
+
+  /** Maps a domain result to the reply; repeated refusals on one socket close it (flooding). */
+  private answer(ws: WS, joinRef: string | null, f: Frame, r: Result<unknown>): void {
+    if (r.ok) return this.reply(ws, joinRef, f.ref, f.topic, "ok", r.value);
+    const extra: Record<string, unknown> = {};
+    if (r.retryAfterMs !== undefined) extra.retry_after_ms = r.retryAfterMs;
+    if (r.fields) extra.fields = r.fields;
+    this.error(ws, f, r.code, r.message, extra);
+    if (r.code === "rate_limited" || r.code === "slow_mode" || r.code === "duplicate") this.countRefusal(ws);
+  }
+
+  private countRefusal(ws: WS): void {
+    const c = ws.data;
+    const now = this.deps.clock.now();
+    if (now - c.refusalsSince > FLOOD_WINDOW_MS) {
+      c.refusalsSince = now;
+      c.refusals = 0;
+    }
+    if (++c.refusals > FLOOD_REFUSALS && !c.closing) {
+      this.cooldowns.set(c.viewer?.id ?? c.ip, now + FLOOD_COOLDOWN_MS);
+      this.m.errors.inc(1, { reason: "flooding" });
+      ws.close(CLOSE.policy, "flooding");
+    }
+  }
+
+  /** ms left of a flood cool-down for this viewer id or IP, else 0. */
+  cooldownLeft(key: string, now: number): number {
+    const until = this.cooldowns.get(key);
+    if (until === undefined) return 0;
+    if (until <= now) {
+      this.cooldowns.delete(key);
+      return 0;
+    }
+    return until - now;
+  }
+
+  // ---- chat listener: broadcasts after commit ----
+
+  published(stream: StreamRecord, msg: MessageView): void {
+    this.broadcast(`stream:${stream.slug}`, CHAT_NEW, msg);
+  }
+
+  deleted(stream: StreamRecord, seqs: number[]): void {
+    if (seqs.length) this.broadcast(`stream:${stream.slug}`, CHAT_DELETE, { seqs });
+  }
+
+  cleared(stream: StreamRecord, userId: string | null): void {
+    this.broadcast(`stream:${stream.slug}`, CHAT_CLEAR, userId ? { user_id: userId } : {});
+  }
+
+  /** A personal push to every socket of that viewer joined to the stream, with each one's join_ref. */
+  notice(stream: StreamRecord, viewerId: string, payload: Record<string, unknown>): void {
+    const topic = `stream:${stream.slug}`;
+    for (const ws of this.byViewer.get(viewerId) ?? []) {
+      const ch = ws.data.channel(topic);
+      if (ch) this.send(ws, encodePush(ch.joinRef, topic, NOTICE, payload));
     }
   }
 

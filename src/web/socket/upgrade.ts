@@ -63,10 +63,16 @@ export class Upgrader {
 
     const offered = req.headers.get("sec-websocket-protocol");
     const token = url.searchParams.get("token") || tokenFromSubprotocol(offered);
-    if (!token) return this.upgrade(req, server, null, ip, offered);
+    if (!token) {
+      const cool = this.d.hub.cooldownLeft(ip, this.d.clock.now());
+      if (cool > 0) return this.refuse(429, "rate_limited", "this address was closed for flooding; wait", cool);
+      return this.upgrade(req, server, null, ip, offered);
+    }
     return this.d.tokens.verify(token).then((r) => {
       if (!r.ok) return this.refuse(403, r.code, r.message);
       if (this.d.viewers.isRevoked(r.viewer.id, r.viewer.iat)) return this.refuse(403, "invalid_token", "this token was revoked");
+      const cool = this.d.hub.cooldownLeft(r.viewer.id, this.d.clock.now());
+      if (cool > 0) return this.refuse(429, "rate_limited", "this viewer was closed for flooding; wait", cool);
       return this.upgrade(req, server, r.viewer, ip, offered);
     });
   }

@@ -1,0 +1,463 @@
+// Chat: the only door. Owns messages, nonces, the review queue and stream bans. A message is
+// validated, ruled on, passed through the moderation hook, stored by group commit, and only then
+// acknowledged and broadcast (after its chat delay, in seq order). Moderator actions write their
+// audit row in the same transaction; an action whose audit row cannot be written does not happen.
+import type { Database } from "bun:sqlite";
+import type { Actor } from "../actor.ts";
+import { recordAudit } from "../audit/index.ts";
+import { ok, refuse, type Refusal, type Result } from "../errors.ts";
+import type { GroupCommit } from "../runtime/group-commit.ts";
+import { newId } from "../runtime/ids.ts";
+import { iso, type Clock } from "../runtime/time.ts";
+import type { StreamRecord, Streams } from "../streams/index.ts";
+import { cleanText, isEmoteOnly, LIMITS } from "../text.ts";
+import { AUDIT } from "./events.ts";
+import type { ModerationHook } from "./moderation-hook.ts";
+import { ChatRules } from "./rules.ts";
+import * as store from "./store.ts";
+import type { HistoryItem, MessageView } from "./store.ts";
+
+export type { HistoryItem, MessageView } from "./store.ts";
+
+export interface ChatSender {
+  key: string; // viewer id, or "guest:<socket id>" (a guest is one viewer per socket)
+  viewerId: string | null;
+  name: string;
+  badges: string[];
+  member: boolean;
+  role: "viewer" | "moderator" | "creator";
+}
+
+export type SendReply = { status: "published"; seq: number; visible_at?: string } | { status: "held"; held_id: string };
+
+export interface ChatListener {
+  published(stream: StreamRecord, msg: MessageView): void;
+  deleted(stream: StreamRecord, seqs: number[]): void;
+  cleared(stream: StreamRecord, userId: string | null): void;
+  notice(stream: StreamRecord, viewerId: string, payload: Record<string, unknown>): void;
+}
+
+/** The join reply's chat part. */
+export interface JoinHistory {
+  history: HistoryItem[];
+  recovered: boolean;
+  seq: number;
+}
+
+const HISTORY_LIMIT = 50;
+/** Recovery replies stay far below the 1 MiB backpressure limit. */
+export const RECOVERY_BYTE_BUDGET = 256 * 1024;
+const MAX_TIMEOUT_S = 14 * 24 * 3600;
+const NONCE = /^[\x21-\x7e]{1,64}$/;
+const MENTION = /(?<![\p{L}\p{N}_])@([\p{L}\p{N}_.-]{1,30})/gu;
+
+interface Delayed {
+  seq: number;
+  visibleAt: number;
+  view: MessageView;
+  deleted: boolean;
+}
+
+interface StreamChat {
+  latestSeq: number; // committed
+  visibleSeq: number; // broadcast (or visible without delay): history never goes past it
+  delayed: Delayed[]; // committed, waiting for visible_at, in seq order
+  timer: ReturnType<typeof setTimeout> | null;
+  rules: ChatRules;
+  bans: Map<string, { until: number | null; reason: string | null }>;
+}
+
+export type ModAction =
+  | { action: "delete"; seq: number; reason?: string | null }
+  | { action: "clear"; user_id: string | null; reason?: string | null }
+  | { action: "timeout"; user_id: string; duration_s: number; reason?: string | null }
+  | { action: "ban"; user_id: string; reason?: string | null }
+  | { action: "unban"; user_id: string; reason?: string | null };
+
+export class Chat {
+  private streamsState = new Map<string, StreamChat>();
+  private inflight = new Map<string, Promise<Result<SendReply>>>();
+  private closed = false;
+  private listener: ChatListener = { published() {}, deleted() {}, cleared() {}, notice() {} };
+
+  constructor(
+    private db: Database,
+    private clock: Clock,
+    private gc: GroupCommit,
+    private streams: Streams,
+    private hook: ModerationHook,
+  ) {}
+
+  setListener(l: ChatListener): void {
+    this.listener = l;
+  }
+
+  private state(stream: StreamRecord): StreamChat {
+    let st = this.streamsState.get(stream.id);
+    if (st) return st;
+    const now = this.clock.now();
+    const latest = store.maxSeq(this.db, stream.id);
+    const pending = store.pendingVisible(this.db, stream.id, now);
+    st = {
+      latestSeq: latest,
+      visibleSeq: pending.length ? pending[0]!.seq - 1 : latest,
+      delayed: [],
+      timer: null,
+      rules: new ChatRules(),
+      bans: new Map(store.loadBans(this.db, stream.id).map((b) => [b.user_id, { until: b.until, reason: b.reason }])),
+    };
+    this.streamsState.set(stream.id, st);
+    // Messages that were waiting out their chat delay when the process stopped still go out.
+    for (const r of pending) {
+      const v = store.toView(r);
+      st.delayed.push({ seq: r.seq, visibleAt: r.visible_at, view: v as MessageView, deleted: "deleted" in v });
+    }
+    if (pending.length) this.drain(stream, st);
+    return st;
+  }
+
+  /** "banned" | "timed_out" with its end, or null: chat, reactions and votes are refused alike. */
+  restriction(stream: StreamRecord, viewerId: string | null): { kind: "banned" | "timed_out"; until: number | null; reason: string | null } | null {
+    if (!viewerId) return null;
+    const b = this.state(stream).bans.get(viewerId);
+    if (!b) return null;
+    if (b.until === null) return { kind: "banned", until: null, reason: b.reason };
+    return b.until > this.clock.now() ? { kind: "timed_out", until: b.until, reason: b.reason } : null;
+  }
+
+  // ---- history ----
+
+  joinHistory(stream: StreamRecord, params: { last_seq?: number; epoch?: string }): JoinHistory {
+    const st = this.state(stream);
+    const upto = st.visibleSeq;
+    const last = params.last_seq;
+    if (last !== undefined && params.epoch === stream.epoch && last <= upto && upto - last <= stream.settings.recovery_window) {
+      const rows = store.messagesBetween(this.db, stream.id, last, upto, upto - last);
+      const history = rows.map(store.toView);
+      if (JSON.stringify(history).length <= RECOVERY_BYTE_BUDGET) return { history, recovered: true, seq: upto };
+    }
+    return { history: store.lastMessages(this.db, stream.id, upto, HISTORY_LIMIT).map(store.toView), recovered: false, seq: upto };
+  }
+
+  /** API paging: committed messages (tombstones included), oldest first. */
+  list(stream: StreamRecord, q: { afterSeq?: number; beforeSeq?: number; limit: number }): Array<HistoryItem & { visible_at?: string }> {
+    const rows = q.beforeSeq !== undefined
+      ? store.messagesBefore(this.db, stream.id, q.beforeSeq, q.limit)
+      : store.messagesBetween(this.db, stream.id, q.afterSeq ?? 0, Number.MAX_SAFE_INTEGER, q.limit);
+    return rows.map((r) => ({ ...store.toView(r), visible_at: iso(r.visible_at) }));
+  }
+
+  // ---- sending ----
+
+  /** `chat:send`. Resolves after the message is durably stored (or refused). Throws on storage failure. */
+  send(stream: StreamRecord, sender: ChatSender, payload: Record<string, unknown>, resolveMentions: (names: string[]) => string[]): Promise<Result<SendReply>> {
+    for (const k of Object.keys(payload)) if (k !== "body" && k !== "reply_to" && k !== "nonce") return Promise.resolve(refuse("invalid_payload", `unknown field ${k.slice(0, 64)}`));
+    const nonce = payload.nonce;
+    if (nonce === undefined || nonce === null) return this.doSend(stream, sender, payload, null, resolveMentions);
+    if (typeof nonce !== "string" || !NONCE.test(nonce)) return Promise.resolve(refuse("invalid_payload", "nonce: 1-64 printable ASCII characters"));
+    const key = `${sender.key}\u0000${nonce}`;
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const stored = store.findNonce(this.db, sender.key, nonce);
+    if (stored !== undefined) return Promise.resolve(ok(stored as SendReply));
+    const p = this.doSend(stream, sender, payload, nonce, resolveMentions);
+    this.inflight.set(key, p);
+    const done = () => this.inflight.delete(key);
+    p.then(done, done);
+    return p;
+  }
+
+  private async doSend(stream: StreamRecord, sender: ChatSender, payload: Record<string, unknown>, nonce: string | null, resolveMentions: (names: string[]) => string[]): Promise<Result<SendReply>> {
+    const st = this.state(stream);
+    const s = stream.settings;
+    const privileged = sender.role !== "viewer";
+    const now = this.clock.now();
+    if (!sender.viewerId && !s.guests.chat) return refuse("unauthenticated", "sign in to chat");
+    if (s.chat_closed && !privileged) return refuse("chat_closed", "chat is closed");
+    const r = this.restriction(stream, sender.viewerId);
+    if (r && !privileged) {
+      return r.kind === "banned"
+        ? refuse("banned", "you are banned from this chat")
+        : refuse("timed_out", "you are timed out", { retryAfterMs: (r.until ?? now) - now });
+    }
+    if (s.members_only && !sender.member && !privileged) return refuse("members_only", "chat is for members only");
+    const body = cleanText(payload.body, "body", LIMITS.chat);
+    if (!body.ok) return body;
+    if (s.emote_only && !privileged && !isEmoteOnly(body.value)) return refuse("emote_only", "emote-only mode: emoji only");
+    let replyTo: number | null = null;
+    if (payload.reply_to !== undefined && payload.reply_to !== null) {
+      const rt = payload.reply_to;
+      if (typeof rt !== "number" || !Number.isSafeInteger(rt) || rt < 1 || rt > st.visibleSeq) return refuse("invalid_reply", "reply_to must be the seq of a message in this chat");
+      const target = store.findMessage(this.db, stream.id, rt);
+      if (!target || target.body === null) return refuse("invalid_reply", "that message does not exist or was deleted");
+      replyTo = rt;
+    }
+    const refusal = st.rules.admit(s, sender.key, privileged, body.value, now);
+    if (refusal) return refusal;
+
+    const decision = await this.hook.check(body.value, s);
+    const mentions = resolveMentions([...body.value.matchAll(MENTION)].map((m) => m[1]!));
+    const base = { streamId: stream.id, userId: sender.viewerId, userName: sender.name, badges: sender.badges, body: body.value, replyTo, mentions };
+    const actor: Actor = { type: "system" };
+    const target = sender.viewerId ? { type: "viewer", id: sender.viewerId } : null;
+
+    if (decision.action === "block") {
+      await this.gc.run((db) => recordAudit(db, { at: now, actor, action: AUDIT.block, streamId: stream.id, target, reason: decision.reasons.join(", "), data: { scores: decision.scores } }));
+      return refuse("blocked", "this message was blocked by the stream's rules");
+    }
+    if (decision.action === "hold") {
+      const heldId = newId();
+      const answer: SendReply = { status: "held", held_id: heldId };
+      await this.gc.run((db) => {
+        store.insertHeld(db, { ...base, id: heldId, reasons: decision.reasons, scores: decision.scores, at: now });
+        recordAudit(db, { at: now, actor, action: AUDIT.hold, streamId: stream.id, target: { type: "review_item", id: heldId }, reason: decision.reasons.join(", "), data: { user_id: sender.viewerId, scores: decision.scores } });
+        if (nonce) store.saveNonce(db, sender.key, nonce, stream.id, answer, now);
+      });
+      return ok(answer);
+    }
+    // Moderators and the creator skip the chat delay (the delay is there for them to act).
+    const delayMs = privileged ? 0 : s.chat_delay_s * 1000;
+    const id = newId();
+    const visibleAt = now + delayMs;
+    const answer = await this.gc.run((db) => {
+      const seq = store.insertMessage(db, { ...base, id, createdAt: now, visibleAt, scores: Object.keys(decision.scores).length ? decision.scores : null });
+      const a: SendReply = delayMs > 0 ? { status: "published", seq, visible_at: iso(visibleAt) } : { status: "published", seq };
+      if (nonce) store.saveNonce(db, sender.key, nonce, stream.id, a, now);
+      return a;
+    });
+    if (answer.status === "published") {
+      const view: MessageView = { seq: answer.seq, id, user: { id: sender.viewerId, name: sender.name, badges: sender.badges }, body: body.value, reply_to: replyTo, mentions, at: iso(now) };
+      this.committed(stream, st, view, visibleAt);
+    }
+    return ok(answer);
+  }
+
+  /** After commit: becomes visible (broadcast) now or at visible_at, always in seq order. */
+  private committed(stream: StreamRecord, st: StreamChat, view: MessageView, visibleAt: number): void {
+    st.latestSeq = Math.max(st.latestSeq, view.seq);
+    st.delayed.push({ seq: view.seq, visibleAt, view, deleted: false });
+    if (st.delayed.length > 1) st.delayed.sort((a, b) => a.seq - b.seq);
+    this.drain(stream, st);
+  }
+
+  private drain(stream: StreamRecord, st: StreamChat): void {
+    const now = this.clock.now();
+    while (st.delayed.length && st.delayed[0]!.visibleAt <= now) {
+      const d = st.delayed.shift()!;
+      st.visibleSeq = Math.max(st.visibleSeq, d.seq);
+      if (!d.deleted) this.listener.published(this.streams.findById(stream.id) ?? stream, d.view);
+    }
+    if (st.timer) clearTimeout(st.timer);
+    st.timer = null;
+    const head = st.delayed[0];
+    if (head && !this.closed) st.timer = setTimeout(() => this.drain(stream, st), Math.max(1, head.visibleAt - now));
+  }
+
+  // ---- moderator actions ----
+
+  /** Parses a moderation request (API body or `mod:*` payload) into an action. */
+  static parseAction(action: string, p: Record<string, unknown>): Result<ModAction> {
+    const allowed: Record<string, string[]> = {
+      delete: ["seq", "reason"], clear: ["user_id", "reason"], timeout: ["user_id", "duration_s", "reason"], ban: ["user_id", "reason"], unban: ["user_id", "reason"],
+    };
+    const keys = allowed[action];
+    if (!keys) return refuse("invalid_payload", `unknown moderation action ${action.slice(0, 32)}`);
+    const fields: Record<string, string> = {};
+    for (const k of Object.keys(p)) if (!keys.includes(k) && k !== "action") fields[k] = "unknown field";
+    let reason: string | null = null;
+    if (p.reason !== undefined && p.reason !== null) {
+      const r = cleanText(p.reason, "reason", LIMITS.reason);
+      if (!r.ok) fields.reason = r.message;
+      else reason = r.value || null;
+    }
+    const userId = p.user_id;
+    const needsUser = action !== "delete" && action !== "clear";
+    if ((needsUser || (userId !== undefined && userId !== null)) && (typeof userId !== "string" || !/^[\x21-\x7e]{1,128}$/.test(userId))) fields.user_id = "a viewer id";
+    if (action === "delete" && (typeof p.seq !== "number" || !Number.isSafeInteger(p.seq) || p.seq < 1)) fields.seq = "a message seq";
+    if (action === "timeout" && (typeof p.duration_s !== "number" || !Number.isInteger(p.duration_s) || p.duration_s < 1 || p.duration_s > MAX_TIMEOUT_S)) fields.duration_s = `1 to ${MAX_TIMEOUT_S} seconds`;
+    if (Object.keys(fields).length) return refuse("invalid_payload", "invalid moderation action", { fields });
+    switch (action) {
+      case "delete": return ok({ action, seq: p.seq as number, reason });
+      case "clear": return ok({ action, user_id: (userId as string | undefined) ?? null, reason });
+      case "timeout": return ok({ action, user_id: userId as string, duration_s: p.duration_s as number, reason });
+      case "ban": return ok({ action, user_id: userId as string, reason });
+      default: return ok({ action: "unban", user_id: userId as string, reason });
+    }
+  }
+
+  /** Runs a moderator action with its audit row in one transaction, then broadcasts and notifies. */
+  moderate(actor: Actor, stream: StreamRecord, a: ModAction): Result<Record<string, unknown>> {
+    const st = this.state(stream);
+    const now = this.clock.now();
+    const by = actor.type === "system" ? null : actor.id;
+    switch (a.action) {
+      case "delete": {
+        const row = store.findMessage(this.db, stream.id, a.seq);
+        if (!row) return refuse("not_found", `no message ${a.seq}`);
+        if (row.body === null) return ok({ seq: a.seq, deleted: true });
+        this.db.transaction(() => {
+          store.tombstone(this.db, stream.id, a.seq, now);
+          recordAudit(this.db, { at: now, actor, action: AUDIT.delete, streamId: stream.id, target: { type: "message", id: String(a.seq) }, reason: a.reason, data: { user_id: row.user_id } });
+        }).immediate();
+        this.afterDeletion(stream, st, [a.seq], () => this.listener.deleted(stream, [a.seq]));
+        return ok({ seq: a.seq, deleted: true });
+      }
+      case "clear": {
+        let seqs: number[] = [];
+        this.db.transaction(() => {
+          seqs = store.tombstoneUser(this.db, stream.id, a.user_id, now);
+          recordAudit(this.db, { at: now, actor, action: AUDIT.clear, streamId: stream.id, target: a.user_id ? { type: "viewer", id: a.user_id } : { type: "stream", id: stream.id }, reason: a.reason, data: { count: seqs.length } });
+        }).immediate();
+        this.afterDeletion(stream, st, seqs, () => this.listener.cleared(stream, a.user_id));
+        return ok({ user_id: a.user_id, cleared: seqs.length });
+      }
+      case "timeout":
+      case "ban": {
+        const until = a.action === "timeout" ? now + a.duration_s * 1000 : null;
+        this.db.transaction(() => {
+          store.upsertBan(this.db, stream.id, a.user_id, until, a.reason ?? null, by, now);
+          recordAudit(this.db, { at: now, actor, action: a.action === "ban" ? AUDIT.ban : AUDIT.timeout, streamId: stream.id, target: { type: "viewer", id: a.user_id }, reason: a.reason, data: until ? { until: iso(until), duration_s: a.action === "timeout" ? a.duration_s : undefined } : null });
+        }).immediate();
+        st.bans.set(a.user_id, { until, reason: a.reason ?? null });
+        this.listener.notice(stream, a.user_id, until ? { kind: "timed_out", until: iso(until), reason: a.reason ?? null } : { kind: "banned", reason: a.reason ?? null });
+        return ok(until ? { user_id: a.user_id, until: iso(until) } : { user_id: a.user_id, banned: true });
+      }
+      case "unban": {
+        this.db.transaction(() => {
+          store.deleteBan(this.db, stream.id, a.user_id);
+          recordAudit(this.db, { at: now, actor, action: AUDIT.unban, streamId: stream.id, target: { type: "viewer", id: a.user_id }, reason: a.reason });
+        }).immediate();
+        st.bans.delete(a.user_id);
+        this.listener.notice(stream, a.user_id, { kind: "unbanned" });
+        return ok({ user_id: a.user_id, banned: false });
+      }
+    }
+  }
+
+  /** Deleted before visible: never broadcast (its seq becomes a tombstone). Visible: tell clients. */
+  private afterDeletion(stream: StreamRecord, st: StreamChat, seqs: number[], tellVisible: () => void): void {
+    const set = new Set(seqs);
+    for (const d of st.delayed) if (set.has(d.seq)) d.deleted = true;
+    if (seqs.some((s) => s <= st.visibleSeq)) tellVisible();
+  }
+
+  // ---- review queue: held messages ----
+
+  listQueue(stream: StreamRecord, status: string | null, afterId: string | null, limit: number) {
+    return store.listQueue(this.db, stream.id, status, afterId, limit);
+  }
+
+  queueView = store.queueView;
+
+  /** approve publishes a held message with a new seq; deny drops it; escalate hands it to admins. */
+  decide(actor: Actor, id: string, verdict: "approve" | "deny" | "escalate", reasonRaw: unknown): Result<ReturnType<typeof store.queueView>> {
+    let reason: string | null = null;
+    if (reasonRaw !== undefined && reasonRaw !== null) {
+      const r = cleanText(reasonRaw, "reason", LIMITS.reason);
+      if (!r.ok) return r;
+      reason = r.value || null;
+    }
+    const item = store.findQueueItem(this.db, id);
+    if (!item) return refuse("not_found", `no review item ${id}`);
+    if (item.status !== "pending" && item.status !== "escalated") return refuse("conflict", `this item is already ${item.status}`);
+    if (verdict === "escalate" && item.status === "escalated") return refuse("conflict", "this item is already escalated");
+    const stream = this.streams.findById(item.stream_id);
+    if (!stream) return refuse("not_found", "the stream of this item is gone");
+    const st = this.state(stream);
+    const now = this.clock.now();
+    const by = actor.type === "system" ? null : actor.id;
+    let seq: number | null = null;
+    const status = verdict === "approve" ? "approved" : verdict === "deny" ? "denied" : "escalated";
+    this.db.transaction(() => {
+      if (verdict === "approve" && item.kind === "held" && item.body !== null) {
+        seq = store.insertMessage(this.db, {
+          streamId: stream.id, id: newId(), userId: item.user_id, userName: item.user_name, badges: JSON.parse(item.badges), body: item.body,
+          replyTo: item.reply_to, mentions: JSON.parse(item.mentions), createdAt: now, visibleAt: now, scores: item.scores ? JSON.parse(item.scores) : null,
+        });
+      }
+      if (!store.decideQueueItem(this.db, id, status, by, reason, now, seq)) throw new Error("review item changed concurrently");
+      recordAudit(this.db, { at: now, actor, action: verdict === "approve" ? AUDIT.approve : verdict === "deny" ? AUDIT.deny : AUDIT.escalate, streamId: stream.id, target: { type: "review_item", id }, reason, data: { seq, user_id: item.user_id } });
+    }).immediate();
+    const updated = store.findQueueItem(this.db, id)!;
+    if (seq !== null) {
+      const row = store.findMessage(this.db, stream.id, seq)!;
+      this.committed(stream, st, store.toView(row) as MessageView, now);
+      if (item.user_id) this.listener.notice(stream, item.user_id, { kind: "held_approved", held_id: id, seq });
+    } else if (verdict === "deny" && item.user_id) {
+      this.listener.notice(stream, item.user_id, { kind: "held_denied", held_id: id, reason });
+    }
+    return ok(store.queueView(updated));
+  }
+
+  // ---- erasure and retention ----
+
+  /** Erases a viewer's messages (tombstones), held items and nonces, audited; clients are told. */
+  eraseViewer(actor: Actor, viewerId: string): Result<{ viewer_id: string; messages: number; held: number }> {
+    const now = this.clock.now();
+    const byStream = new Map<string, number[]>();
+    let held = 0;
+    this.db.transaction(() => {
+      const rows = this.db.query<{ stream_id: string; seq: number }, [string]>("SELECT stream_id, seq FROM messages WHERE user_id = ? AND body IS NOT NULL").all(viewerId);
+      for (const r of rows) (byStream.get(r.stream_id) ?? byStream.set(r.stream_id, []).get(r.stream_id)!).push(r.seq);
+      this.db.query("UPDATE messages SET body = NULL, user_name = '[erased]', badges = '[]', mentions = '[]', deleted_at = COALESCE(deleted_at, ?) WHERE user_id = ?").run(now, viewerId);
+      this.db.query("UPDATE messages SET user_id = NULL WHERE user_id = ?").run(viewerId);
+      // Mentions of the viewer in other people's messages.
+      const mentioned = this.db.query<{ stream_id: string; seq: number; mentions: string }, [string]>("SELECT stream_id, seq, mentions FROM messages WHERE mentions LIKE '%' || ? || '%'").all(JSON.stringify(viewerId));
+      for (const m of mentioned) {
+        const list = (JSON.parse(m.mentions) as string[]).filter((x) => x !== viewerId);
+        this.db.query("UPDATE messages SET mentions = ? WHERE stream_id = ? AND seq = ?").run(JSON.stringify(list), m.stream_id, m.seq);
+      }
+      held = this.db.query("DELETE FROM review_queue WHERE user_id = ?").run(viewerId).changes;
+      this.db.query("DELETE FROM chat_nonces WHERE viewer_key = ?").run(viewerId);
+      recordAudit(this.db, { at: now, actor, action: AUDIT.erase, target: { type: "viewer", id: viewerId }, data: { messages: [...byStream.values()].reduce((n, s) => n + s.length, 0), held } });
+    }).immediate();
+    for (const [streamId, seqs] of byStream) {
+      const stream = this.streams.findById(streamId);
+      const st = this.streamsState.get(streamId);
+      if (!stream) continue;
+      if (st) this.afterDeletion(stream, st, seqs, () => this.listener.deleted(stream, seqs.filter((s) => s <= st.visibleSeq)));
+      else this.listener.deleted(stream, seqs);
+    }
+    return ok({ viewer_id: viewerId, messages: [...byStream.values()].reduce((n, s) => n + s.length, 0), held });
+  }
+
+  /**
+   * Retention: deletes messages older than each stream's chat_retention_days. When that removes
+   * anything a client could still recover, the stream's epoch changes (clients get recovered: false).
+   */
+  purgeExpired(): number {
+    const now = this.clock.now();
+    let total = 0;
+    for (const stream of this.streams.all()) {
+      const days = stream.settings.chat_retention_days;
+      if (days <= 0) continue;
+      const cutoff = now - days * 86_400_000;
+      const gone = this.db.query<{ n: number; top: number | null }, [string, number]>("SELECT COUNT(*) AS n, MAX(seq) AS top FROM messages WHERE stream_id = ? AND created_at < ?").get(stream.id, cutoff)!;
+      if (gone.n === 0) continue;
+      const latest = store.maxSeq(this.db, stream.id);
+      const rotate = (gone.top ?? 0) > latest - stream.settings.recovery_window;
+      this.db.transaction(() => {
+        this.db.query("DELETE FROM messages WHERE stream_id = ? AND created_at < ?").run(stream.id, cutoff);
+        recordAudit(this.db, { at: now, actor: { type: "system" }, action: AUDIT.purge, streamId: stream.id, data: { count: gone.n, epoch_rotated: rotate } });
+        if (rotate) this.streams.rotateEpoch(this.db, stream.id, now);
+      }).immediate();
+      if (rotate) this.streams.notifyChanged(stream.id);
+      total += gone.n;
+    }
+    this.db.query("DELETE FROM chat_nonces WHERE created_at < ?").run(now - 86_400_000);
+    for (const [id, st] of this.streamsState) {
+      const s = this.streams.findById(id);
+      if (s) st.rules.sweep(now, s.settings);
+    }
+    return total;
+  }
+
+  /** Stops delay timers (shutdown). Delayed messages are stored; the next start broadcasts them. */
+  close(): void {
+    this.closed = true;
+    for (const st of this.streamsState.values()) if (st.timer) clearTimeout(st.timer);
+    this.streamsState.clear();
+  }
+}
+
+export type { Refusal };

@@ -1,0 +1,85 @@
+// Group commit: writes queued during one event-loop turn run in ONE SQLite transaction, and each
+// caller's promise settles only after that transaction committed (or failed). Ack-after-commit
+// then costs one commit per batch instead of one per message.
+import type { Database } from "bun:sqlite";
+
+interface Pending<R> {
+  op: (db: Database) => R;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
+export class GroupCommit {
+  private queue: Pending<any>[] = [];
+  private scheduled = false;
+  private closed = false;
+  batches = 0;
+  writes = 0;
+
+  constructor(
+    private db: Database,
+    private maxBatch = 2000,
+    private onError: (e: unknown, size: number) => void = () => {},
+  ) {}
+
+  /** Queues a write; resolves with its result once its transaction has committed. */
+  run<R>(op: (db: Database) => R): Promise<R> {
+    if (this.closed) return Promise.reject(new Error("store is closed"));
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ op, resolve, reject });
+      if (this.queue.length >= this.maxBatch) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Runs everything queued now, in one transaction. Each op runs inside a savepoint, so an op that
+   * throws is rolled back and rejected alone; a failed COMMIT (disk full, I/O error) rejects all.
+   */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    const results: Array<{ ok: true; v: unknown } | { ok: false; e: unknown }> = [];
+    try {
+      this.db.transaction(() => {
+        for (const p of batch) {
+          this.db.exec("SAVEPOINT gc_op");
+          try {
+            results.push({ ok: true, v: p.op(this.db) });
+            this.db.exec("RELEASE gc_op");
+          } catch (e) {
+            this.db.exec("ROLLBACK TO gc_op");
+            this.db.exec("RELEASE gc_op");
+            results.push({ ok: false, e });
+          }
+        }
+      }).immediate();
+    } catch (e) {
+      this.onError(e, batch.length);
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    this.batches++;
+    this.writes += batch.length;
+    for (let i = 0; i < batch.length; i++) {
+      const r = results[i]!;
+      if (r.ok) batch[i]!.resolve(r.v);
+      else batch[i]!.reject(r.e);
+    }
+  }
+
+  /** Flushes what is queued and refuses new writes (shutdown). */
+  close(): void {
+    this.flush();
+    this.closed = true;
+  }
+}
