@@ -245,7 +245,7 @@ export class Chat {
     while (st.delayed.length && st.delayed[0]!.visibleAt <= now) {
       const d = st.delayed.shift()!;
       st.visibleSeq = Math.max(st.visibleSeq, d.seq);
-      if (!d.deleted) this.listener.published(this.streams.findById(stream.id) ?? stream, d.view);
+      if (!d.deleted) this.listener.published(stream, d.view); // only the slug is read: it never changes
     }
     if (st.timer) clearTimeout(st.timer);
     st.timer = null;
