@@ -75,6 +75,8 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     // Chat writes go through group commit: one transaction per event-loop turn, acks after commit.
     const gc = new GroupCommit(db, 2000, (e, n) => logger.error("group commit failed", { error: e, writes: n }));
     const chat = new Chat(db, clock, gc, streams, minimalHook);
+    metrics.counterFrom("hubbub_sqlite_group_commits_total", "Group-commit transactions.", () => gc.batches);
+    metrics.counterFrom("hubbub_sqlite_group_commit_writes_total", "Writes committed through group commit.", () => gc.writes);
     stops.push(() => chat.close()); // after the final flush below has acked and broadcast
     stops.push(() => gc.close());
     const boot = await accounts.ensureBootstrapAdmin(config.adminPassword);

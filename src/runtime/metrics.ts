@@ -17,6 +17,11 @@ export class Metrics {
     return new Counter(this.define(name, help, "counter"));
   }
 
+  /** A counter whose value is read from its owner at scrape time. */
+  counterFrom(name: string, help: string, collect: () => number): void {
+    this.define(name, help, "counter").collect = collect;
+  }
+
   gauge(name: string, help: string, collect?: () => number): Gauge {
     const s = this.define(name, help, "gauge");
     if (collect) s.collect = collect;

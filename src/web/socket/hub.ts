@@ -54,7 +54,7 @@ export class Hub implements StreamListener, ChatListener {
   private nextConnId = 1;
   private nextPhxRef = 1;
   private cooldowns = new Map<string, number>(); // viewer id or IP -> refused until
-  private m: { joins: Counter; framesIn: Counter; framesOut: Counter; errors: Counter };
+  private m: { joins: Counter; framesIn: Counter; framesOut: Counter; errors: Counter; chat: Counter };
 
   constructor(private deps: HubDeps) {
     const { metrics } = deps;
@@ -65,6 +65,7 @@ export class Hub implements StreamListener, ChatListener {
       framesIn: metrics.counter("hubbub_frames_in_total", "Frames received from viewer sockets."),
       framesOut: metrics.counter("hubbub_frames_out_total", "Frames sent to viewer sockets (a broadcast counts once per subscriber)."),
       errors: metrics.counter("hubbub_errors_total", "Error replies and protocol violations, by reason."),
+      chat: metrics.counter("hubbub_chat_messages_total", "chat:send answered, by status (published, held) or refusal reason."),
     };
   }
 
@@ -332,7 +333,10 @@ export class Hub implements StreamListener, ChatListener {
         const joinRef = ch.joinRef;
         this.deps.chat
           .send(s, sender, f.payload, (names) => room.resolveMentions(names))
-          .then((r) => this.answer(ws, joinRef, f, r))
+          .then((r) => {
+            this.m.chat.inc(1, { status: r.ok ? r.value.status : r.code });
+            this.answer(ws, joinRef, f, r);
+          })
           .catch((e) => {
             this.deps.logger.error("chat send failed", { stream: s.slug, error: e });
             this.error(ws, f, "unavailable", "the message could not be stored; it was not sent");
