@@ -1,7 +1,9 @@
 // Viewer tokens: JWTs signed by the host platform (HS256 shared secret, or asymmetric keys from a
-// JWKS URL). jose does the cryptography and claim checks; we map its failures to our codes.
+// JWKS URL). HS256 is checked synchronously (hs256.ts); JWKS tokens go through jose, whose failures
+// we map to our codes.
 import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
 import { cleanText, LIMITS } from "../text.ts";
+import { verifyHs256 } from "./hs256.ts";
 
 export interface ViewerIdentity {
   id: string;
@@ -21,53 +23,64 @@ export interface TokenOptions {
   issuer: string | null;
 }
 
+const CLOCK_TOLERANCE_S = 5;
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 const VIEWER_ID = /^[\x21-\x7e]{1,128}$/;
 
 export class ViewerTokens {
-  private key: Uint8Array | JWTVerifyGetKey;
-  private algorithms: string[];
+  private jwks: JWTVerifyGetKey | null = null;
+  private secret: Buffer | null = null;
 
   constructor(private opts: TokenOptions) {
-    if (opts.jwksUrl) {
-      this.key = createRemoteJWKSet(new URL(opts.jwksUrl));
-      this.algorithms = ASYMMETRIC;
-    } else if (opts.secret) {
-      this.key = new TextEncoder().encode(opts.secret);
-      this.algorithms = ["HS256"];
-    } else throw new Error("viewer tokens need a secret or a JWKS URL");
+    if (opts.jwksUrl) this.jwks = createRemoteJWKSet(new URL(opts.jwksUrl));
+    else if (opts.secret) this.secret = Buffer.from(opts.secret, "utf8");
+    else throw new Error("viewer tokens need a secret or a JWKS URL");
   }
 
-  async verify(token: string): Promise<TokenResult> {
+  /** Synchronous for HS256 (the join-storm path), a promise for JWKS. */
+  verify(token: string): TokenResult | Promise<TokenResult> {
     if (token.length > 8192) return { ok: false, code: "invalid_token", message: "token too long" };
+    if (this.secret) {
+      const r = verifyHs256(token, this.secret, { audience: this.opts.audience, issuer: this.opts.issuer, clockToleranceS: CLOCK_TOLERANCE_S, nowS: Date.now() / 1000 });
+      return r.ok ? identityFrom(r.payload) : r;
+    }
+    return this.verifyJwks(token);
+  }
+
+  private async verifyJwks(token: string): Promise<TokenResult> {
     try {
-      const { payload } = await jwtVerify(token, this.key as Uint8Array, {
-        algorithms: this.algorithms,
+      const { payload } = await jwtVerify(token, this.jwks!, {
+        algorithms: ASYMMETRIC,
         audience: this.opts.audience ?? undefined,
         issuer: this.opts.issuer ?? undefined,
         requiredClaims: ["exp", "sub"],
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE_S,
       });
-      if (typeof payload.sub !== "string" || !VIEWER_ID.test(payload.sub)) return { ok: false, code: "invalid_token", message: "sub must be 1-128 printable ASCII characters" };
-      const name = cleanText(typeof payload.name === "string" && payload.name.trim() ? payload.name : payload.sub, "name", { ...LIMITS.displayName, graphemes: 10_000, bytes: 10_000 });
-      const badges = Array.isArray(payload.badges) ? payload.badges.filter((b): b is string => typeof b === "string" && /^[\w:.-]{1,32}$/.test(b)).slice(0, 8) : [];
-      return {
-        ok: true,
-        viewer: {
-          id: payload.sub,
-          name: name.ok ? truncateName(name.value) : payload.sub.slice(0, 30),
-          member: payload.member === true,
-          badges,
-          iat: typeof payload.iat === "number" ? payload.iat : undefined,
-          exp: payload.exp as number,
-        },
-      };
+      return identityFrom(payload);
     } catch (e) {
       if (e instanceof errors.JWTExpired) return { ok: false, code: "token_expired", message: "the token has expired" };
       if (e instanceof errors.JWTClaimValidationFailed) return { ok: false, code: "invalid_token", message: `claim ${e.claim} is not accepted` };
       return { ok: false, code: "invalid_token", message: "the token is not valid" };
     }
   }
+}
+
+/** Our viewer from verified claims: sub, display name, member flag and badges. */
+function identityFrom(payload: Record<string, unknown>): TokenResult {
+  if (typeof payload.sub !== "string" || !VIEWER_ID.test(payload.sub)) return { ok: false, code: "invalid_token", message: "sub must be 1-128 printable ASCII characters" };
+  const name = cleanText(typeof payload.name === "string" && payload.name.trim() ? payload.name : payload.sub, "name", { ...LIMITS.displayName, graphemes: 10_000, bytes: 10_000 });
+  const badges = Array.isArray(payload.badges) ? payload.badges.filter((b): b is string => typeof b === "string" && /^[\w:.-]{1,32}$/.test(b)).slice(0, 8) : [];
+  return {
+    ok: true,
+    viewer: {
+      id: payload.sub,
+      name: name.ok ? truncateName(name.value) : payload.sub.slice(0, 30),
+      member: payload.member === true,
+      badges,
+      iat: typeof payload.iat === "number" ? payload.iat : undefined,
+      exp: payload.exp as number,
+    },
+  };
 }
 
 /** A display name over the limit is cut at grapheme boundaries rather than refused: the host set it. */

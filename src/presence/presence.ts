@@ -25,8 +25,15 @@ export type FlushOutput =
   | { kind: "diff"; diff: PresenceDiff }
   | { kind: "state"; state: PresenceMap }; // a full state to every subscriber (list started or stopped)
 
+/** One meta (the common case: one socket per viewer) or several; saves a Map per viewer. */
+type Entry = Meta | Map<string, Meta>;
+
+function metasOf(e: Entry): Meta[] {
+  return e instanceof Map ? [...e.values()] : [e];
+}
+
 export class Presence {
-  private entries = new Map<string, Map<string, Meta>>();
+  private entries = new Map<string, Entry>();
   private guests = 0;
   private pendingJoins = new Map<string, Map<string, Meta>>();
   private pendingLeaves = new Map<string, Map<string, Meta>>();
@@ -71,18 +78,43 @@ export class Presence {
   }
 
   track(key: string, meta: Meta): void {
-    let metas = this.entries.get(key);
-    if (!metas) this.entries.set(key, (metas = new Map()));
-    metas.set(meta.phx_ref, meta);
+    const e = this.entries.get(key);
+    if (!e) this.entries.set(key, meta);
+    else if (e instanceof Map) e.set(meta.phx_ref, meta);
+    else this.entries.set(key, new Map([[e.phx_ref, e], [meta.phx_ref, meta]]));
     if (this.listing) addTo(this.pendingJoins, key, meta);
   }
 
+  /** Keys whose display name equals `lower` case-insensitively (a scan: mentions are rare). */
+  keysNamed(lower: string): string[] {
+    const out: string[] = [];
+    for (const [k, e] of this.entries) {
+      const name = (e instanceof Map ? e.values().next().value! : e).name;
+      if (name.length === lower.length && name.toLocaleLowerCase("en-US") === lower) out.push(k);
+    }
+    return out;
+  }
+
+  /** The metas of one key (a viewer's sockets here). */
+  metas(key: string): Meta[] {
+    const e = this.entries.get(key);
+    return e ? metasOf(e) : [];
+  }
+
   untrack(key: string, ref: string): void {
-    const metas = this.entries.get(key);
-    const meta = metas?.get(ref);
-    if (!metas || !meta) return;
-    metas.delete(ref);
-    if (metas.size === 0) this.entries.delete(key);
+    const e = this.entries.get(key);
+    if (!e) return;
+    let meta: Meta | undefined;
+    if (e instanceof Map) {
+      meta = e.get(ref);
+      if (!meta) return;
+      e.delete(ref);
+      if (e.size === 1) this.entries.set(key, e.values().next().value!);
+    } else {
+      if (e.phx_ref !== ref) return;
+      meta = e;
+      this.entries.delete(key);
+    }
     if (!this.listing) return;
     const pj = this.pendingJoins.get(key);
     if (pj?.delete(ref)) {
@@ -93,7 +125,7 @@ export class Presence {
 
   snapshot(): PresenceMap {
     const out = dict();
-    for (const [k, metas] of this.entries) out[k] = { metas: [...metas.values()] };
+    for (const [k, e] of this.entries) out[k] = { metas: metasOf(e) };
     return out;
   }
 

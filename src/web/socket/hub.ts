@@ -46,7 +46,8 @@ export const FLOOD_COOLDOWN_MS = 30_000;
 export class Hub implements StreamListener, ChatListener {
   private server: Server<Conn> | null = null;
   readonly sockets = new Set<WS>();
-  private byViewer = new Map<string, Set<WS>>();
+  // A viewer's sockets: the socket itself while it has one (the common case), a Set beyond that.
+  private byViewer = new Map<string, WS | Set<WS>>();
   private rooms = new Map<string, Room>();
   private dirty = new Set<Room>();
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -87,7 +88,13 @@ export class Hub implements StreamListener, ChatListener {
   }
 
   socketsOf(viewerId: string): number {
-    return this.byViewer.get(viewerId)?.size ?? 0;
+    const e = this.byViewer.get(viewerId);
+    return e === undefined ? 0 : e instanceof Set ? e.size : 1;
+  }
+
+  private viewerSockets(viewerId: string): Iterable<WS> {
+    const e = this.byViewer.get(viewerId);
+    return e === undefined ? [] : e instanceof Set ? [...e] : [e];
   }
 
   /** Reserved at upgrade time so concurrent connects cannot overshoot the per-viewer limit. */
@@ -108,9 +115,10 @@ export class Hub implements StreamListener, ChatListener {
     this.sockets.add(ws);
     if (c.viewer) {
       this.release(c.viewer.id);
-      let set = this.byViewer.get(c.viewer.id);
-      if (!set) this.byViewer.set(c.viewer.id, (set = new Set()));
-      set.add(ws);
+      const e = this.byViewer.get(c.viewer.id);
+      if (e === undefined) this.byViewer.set(c.viewer.id, ws);
+      else if (e instanceof Set) e.add(ws);
+      else this.byViewer.set(c.viewer.id, new Set([e, ws]));
       // A revocation may land between the upgrade checks and this open: check again.
       if (this.deps.viewers.isRevoked(c.viewer.id, c.viewer.iat)) ws.close(CLOSE.policy, "revoked");
     }
@@ -123,15 +131,19 @@ export class Hub implements StreamListener, ChatListener {
     for (const ch of c.channels) this.untrack(c, ch);
     c.channels = [];
     if (c.viewer) {
-      const set = this.byViewer.get(c.viewer.id);
-      set?.delete(ws);
-      if (set && set.size === 0) this.byViewer.delete(c.viewer.id);
+      const e = this.byViewer.get(c.viewer.id);
+      if (e === ws) this.byViewer.delete(c.viewer.id);
+      else if (e instanceof Set) {
+        e.delete(ws);
+        if (e.size === 1) this.byViewer.set(c.viewer.id, e.values().next().value!);
+        else if (e.size === 0) this.byViewer.delete(c.viewer.id);
+      }
     }
   }
 
   /** Revoked viewer: every socket closes at once with 1008. */
   revokeViewer(viewerId: string): void {
-    for (const ws of this.byViewer.get(viewerId) ?? []) ws.close(CLOSE.policy, "revoked");
+    for (const ws of this.viewerSockets(viewerId)) ws.close(CLOSE.policy, "revoked");
   }
 
   /** Drain: close every socket with the given code so clients reconnect elsewhere or later. */
@@ -239,8 +251,7 @@ export class Hub implements StreamListener, ChatListener {
     room.members++;
     if (c.viewer) {
       ch.phxRef = (this.nextPhxRef++).toString(36);
-      room.presence.track(c.viewer.id, { phx_ref: ch.phxRef, name: c.viewer.name, badges: c.viewer.badges, online_at: iso(this.deps.clock.now()) });
-      room.addName(c.viewer.name, c.viewer.id);
+      room.presence.track(c.viewer.id, { phx_ref: ch.phxRef, name: c.viewer.name, badges: c.viewer.badges, online_at: this.onlineAt() });
     } else room.presence.trackGuest();
     this.dirty.add(room);
     ws.subscribe(f.topic);
@@ -265,6 +276,19 @@ export class Hub implements StreamListener, ChatListener {
     if (s.owner_id === acc.id) return { role: "creator", actor };
     if (acc.role === "admin" || this.deps.streams.isModerator(s.id, acc.id)) return { role: "moderator", actor };
     return { role: "viewer", actor: null };
+  }
+
+  /** online_at to the second: joins within one second share one string (memory per viewer). */
+  private onlineAtSec = -1;
+  private onlineAtText = "";
+  private onlineAt(): string {
+    const now = this.deps.clock.now();
+    const sec = Math.floor(now / 1000);
+    if (sec !== this.onlineAtSec) {
+      this.onlineAtSec = sec;
+      this.onlineAtText = iso(sec * 1000);
+    }
+    return this.onlineAtText;
   }
 
   private me(c: Conn, s: StreamRecord) {
@@ -302,7 +326,6 @@ export class Hub implements StreamListener, ChatListener {
     room.members--;
     if (c.viewer && ch.phxRef) {
       room.presence.untrack(c.viewer.id, ch.phxRef);
-      room.removeName(c.viewer.name, c.viewer.id);
     }
     else if (!c.viewer) room.presence.untrackGuest();
     this.dirty.add(room);
@@ -417,7 +440,7 @@ export class Hub implements StreamListener, ChatListener {
   /** A personal push to every socket of that viewer joined to the stream, with each one's join_ref. */
   notice(stream: StreamRecord, viewerId: string, payload: Record<string, unknown>): void {
     const topic = `stream:${stream.slug}`;
-    for (const ws of this.byViewer.get(viewerId) ?? []) {
+    for (const ws of this.viewerSockets(viewerId)) {
       const ch = ws.data.channel(topic);
       if (ch) this.send(ws, encodePush(ch.joinRef, topic, NOTICE, payload));
     }

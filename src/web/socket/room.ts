@@ -18,32 +18,12 @@ export class Room {
     this.presence = new Presence(stream.settings.presence_list_max);
   }
 
-  /** Lower-cased display name -> viewer ids joined now, for @mentions. */
-  private names = new Map<string, Map<string, number>>();
-
-  addName(name: string, viewerId: string): void {
-    const k = name.toLocaleLowerCase("en-US");
-    let ids = this.names.get(k);
-    if (!ids) this.names.set(k, (ids = new Map()));
-    ids.set(viewerId, (ids.get(viewerId) ?? 0) + 1);
-  }
-
-  removeName(name: string, viewerId: string): void {
-    const k = name.toLocaleLowerCase("en-US");
-    const ids = this.names.get(k);
-    if (!ids) return;
-    const n = (ids.get(viewerId) ?? 1) - 1;
-    if (n <= 0) ids.delete(viewerId);
-    else ids.set(viewerId, n);
-    if (ids.size === 0) this.names.delete(k);
-  }
-
   /** `@name` -> viewer id when exactly one signed-in viewer here has that name; unknown or ambiguous: none. */
   resolveMentions(names: string[]): string[] {
     const out = new Set<string>();
-    for (const n of names) {
-      const ids = this.names.get(n.toLocaleLowerCase("en-US"));
-      if (ids && ids.size === 1) out.add(ids.keys().next().value!);
+    for (const n of new Set(names.map((x) => x.toLocaleLowerCase("en-US")))) {
+      const ids = this.presence.keysNamed(n);
+      if (ids.length === 1) out.add(ids[0]!);
     }
     return [...out];
   }

@@ -4,7 +4,7 @@
 import type { Server } from "bun";
 import type { Config } from "../../config.ts";
 import type { ErrorCode } from "../../errors.ts";
-import type { ViewerIdentity, ViewerTokens } from "../../identity/viewer-token.ts";
+import type { TokenResult, ViewerIdentity, ViewerTokens } from "../../identity/viewer-token.ts";
 import type { TrustedProxies } from "../../runtime/ip.ts";
 import type { Counter, Metrics } from "../../runtime/metrics.ts";
 import { KeyedBuckets } from "../../runtime/token-bucket.ts";
@@ -68,13 +68,15 @@ export class Upgrader {
       if (cool > 0) return this.refuse(429, "rate_limited", "this address was closed for flooding; wait", cool);
       return this.upgrade(req, server, null, ip, offered);
     }
-    return this.d.tokens.verify(token).then((r) => {
+    const checked = (r: TokenResult): Response | undefined => {
       if (!r.ok) return this.refuse(403, r.code, r.message);
       if (this.d.viewers.isRevoked(r.viewer.id, r.viewer.iat)) return this.refuse(403, "invalid_token", "this token was revoked");
       const cool = this.d.hub.cooldownLeft(r.viewer.id, this.d.clock.now());
       if (cool > 0) return this.refuse(429, "rate_limited", "this viewer was closed for flooding; wait", cool);
       return this.upgrade(req, server, r.viewer, ip, offered);
-    });
+    };
+    const verified = this.d.tokens.verify(token);
+    return verified instanceof Promise ? verified.then(checked) : checked(verified);
   }
 
   private upgrade(req: Request, server: Server<Conn>, viewer: ViewerIdentity | null, ip: string, offered: string | null): Response | undefined {
