@@ -49,7 +49,8 @@ const HISTORY_LIMIT = 50;
 export const RECOVERY_BYTE_BUDGET = 256 * 1024;
 const MAX_TIMEOUT_S = 14 * 24 * 3600;
 const NONCE = /^[\x21-\x7e]{1,64}$/;
-const MENTION = /(?<![\p{L}\p{N}_])@([\p{L}\p{N}_.-]{1,30})/gu;
+// A name ends on a letter, digit or underscore, so "@bob." mentions bob.
+const MENTION = /(?<![\p{L}\p{N}_])@([\p{L}\p{N}_](?:[\p{L}\p{N}_.-]{0,28}[\p{L}\p{N}_])?)/gu;
 
 interface Delayed {
   seq: number;
@@ -134,7 +135,7 @@ export class Chat {
     if (last !== undefined && params.epoch === stream.epoch && last <= upto && upto - last <= stream.settings.recovery_window) {
       const rows = store.messagesBetween(this.db, stream.id, last, upto, upto - last);
       const history = rows.map(store.toView);
-      if (JSON.stringify(history).length <= RECOVERY_BYTE_BUDGET) return { history, recovered: true, seq: upto };
+      if (Buffer.byteLength(JSON.stringify(history)) <= RECOVERY_BYTE_BUDGET) return { history, recovered: true, seq: upto };
     }
     return { history: store.lastMessages(this.db, stream.id, upto, HISTORY_LIMIT).map(store.toView), recovered: false, seq: upto };
   }
@@ -155,10 +156,10 @@ export class Chat {
     const nonce = payload.nonce;
     if (nonce === undefined || nonce === null) return this.doSend(stream, sender, payload, null, resolveMentions);
     if (typeof nonce !== "string" || !NONCE.test(nonce)) return Promise.resolve(refuse("invalid_payload", "nonce: 1-64 printable ASCII characters"));
-    const key = `${sender.key}\u0000${nonce}`;
+    const key = `${stream.id}\u0000${sender.key}\u0000${nonce}`;
     const running = this.inflight.get(key);
     if (running) return running;
-    const stored = store.findNonce(this.db, sender.key, nonce);
+    const stored = store.findNonce(this.db, stream.id, sender.key, nonce);
     if (stored !== undefined) return Promise.resolve(ok(stored as SendReply));
     const p = this.doSend(stream, sender, payload, nonce, resolveMentions);
     this.inflight.set(key, p);
@@ -285,8 +286,11 @@ export class Chat {
     }
   }
 
-  /** Runs a moderator action with its audit row in one transaction, then broadcasts and notifies. */
-  moderate(actor: Actor, stream: StreamRecord, a: ModAction): Result<Record<string, unknown>> {
+  /**
+   * Runs a moderator action with its audit row in one transaction (through group commit, so it
+   * waits out another writer's lock instead of failing), then broadcasts and notifies.
+   */
+  async moderate(actor: Actor, stream: StreamRecord, a: ModAction): Promise<Result<Record<string, unknown>>> {
     const st = this.state(stream);
     const now = this.clock.now();
     const by = actor.type === "system" ? null : actor.id;
@@ -295,38 +299,39 @@ export class Chat {
         const row = store.findMessage(this.db, stream.id, a.seq);
         if (!row) return refuse("not_found", `no message ${a.seq}`);
         if (row.body === null) return ok({ seq: a.seq, deleted: true });
-        this.db.transaction(() => {
+        await this.gc.run(() => {
           store.tombstone(this.db, stream.id, a.seq, now);
           recordAudit(this.db, { at: now, actor, action: AUDIT.delete, streamId: stream.id, target: { type: "message", id: String(a.seq) }, reason: a.reason, data: { user_id: row.user_id } });
-        }).immediate();
+        });
         this.afterDeletion(stream, st, [a.seq], () => this.listener.deleted(stream, [a.seq]));
         return ok({ seq: a.seq, deleted: true });
       }
       case "clear": {
         let seqs: number[] = [];
-        this.db.transaction(() => {
+        await this.gc.run(() => {
           seqs = store.tombstoneUser(this.db, stream.id, a.user_id, now);
           recordAudit(this.db, { at: now, actor, action: AUDIT.clear, streamId: stream.id, target: a.user_id ? { type: "viewer", id: a.user_id } : { type: "stream", id: stream.id }, reason: a.reason, data: { count: seqs.length } });
-        }).immediate();
+        });
         this.afterDeletion(stream, st, seqs, () => this.listener.cleared(stream, a.user_id));
         return ok({ user_id: a.user_id, cleared: seqs.length });
       }
       case "timeout":
       case "ban": {
         const until = a.action === "timeout" ? now + a.duration_s * 1000 : null;
-        this.db.transaction(() => {
+        await this.gc.run(() => {
           store.upsertBan(this.db, stream.id, a.user_id, until, a.reason ?? null, by, now);
           recordAudit(this.db, { at: now, actor, action: a.action === "ban" ? AUDIT.ban : AUDIT.timeout, streamId: stream.id, target: { type: "viewer", id: a.user_id }, reason: a.reason, data: until ? { until: iso(until), duration_s: a.action === "timeout" ? a.duration_s : undefined } : null });
-        }).immediate();
+        });
         st.bans.set(a.user_id, { until, reason: a.reason ?? null });
         this.listener.notice(stream, a.user_id, until ? { kind: "timed_out", until: iso(until), reason: a.reason ?? null } : { kind: "banned", reason: a.reason ?? null });
         return ok(until ? { user_id: a.user_id, until: iso(until) } : { user_id: a.user_id, banned: true });
       }
       case "unban": {
-        this.db.transaction(() => {
+        if (!st.bans.has(a.user_id)) return ok({ user_id: a.user_id, banned: false });
+        await this.gc.run(() => {
           store.deleteBan(this.db, stream.id, a.user_id);
           recordAudit(this.db, { at: now, actor, action: AUDIT.unban, streamId: stream.id, target: { type: "viewer", id: a.user_id }, reason: a.reason });
-        }).immediate();
+        });
         st.bans.delete(a.user_id);
         this.listener.notice(stream, a.user_id, { kind: "unbanned" });
         return ok({ user_id: a.user_id, banned: false });
@@ -350,7 +355,7 @@ export class Chat {
   queueView = store.queueView;
 
   /** approve publishes a held message with a new seq; deny drops it; escalate hands it to admins. */
-  decide(actor: Actor, id: string, verdict: "approve" | "deny" | "escalate", reasonRaw: unknown): Result<ReturnType<typeof store.queueView>> {
+  async decide(actor: Actor, id: string, verdict: "approve" | "deny" | "escalate", reasonRaw: unknown): Promise<Result<ReturnType<typeof store.queueView>>> {
     let reason: string | null = null;
     if (reasonRaw !== undefined && reasonRaw !== null) {
       const r = cleanText(reasonRaw, "reason", LIMITS.reason);
@@ -366,18 +371,25 @@ export class Chat {
     const st = this.state(stream);
     const now = this.clock.now();
     const by = actor.type === "system" ? null : actor.id;
-    let seq: number | null = null;
     const status = verdict === "approve" ? "approved" : verdict === "deny" ? "denied" : "escalated";
-    this.db.transaction(() => {
+    // Decided concurrently (another moderator, same instant): the op rolls back and says so.
+    const outcome = await this.gc.run((): { seq: number | null } | "conflict" => {
+      let seq: number | null = null;
       if (verdict === "approve" && item.kind === "held" && item.body !== null) {
         seq = store.insertMessage(this.db, {
           streamId: stream.id, id: newId(), userId: item.user_id, userName: item.user_name, badges: JSON.parse(item.badges), body: item.body,
           replyTo: item.reply_to, mentions: JSON.parse(item.mentions), createdAt: now, visibleAt: now, scores: item.scores ? JSON.parse(item.scores) : null,
         });
       }
-      if (!store.decideQueueItem(this.db, id, status, by, reason, now, seq)) throw new Error("review item changed concurrently");
+      if (!store.decideQueueItem(this.db, id, status, by, reason, now, seq)) throw new ConflictError();
       recordAudit(this.db, { at: now, actor, action: verdict === "approve" ? AUDIT.approve : verdict === "deny" ? AUDIT.deny : AUDIT.escalate, streamId: stream.id, target: { type: "review_item", id }, reason, data: { seq, user_id: item.user_id } });
-    }).immediate();
+      return { seq };
+    }).catch((e) => {
+      if (e instanceof ConflictError) return "conflict" as const;
+      throw e;
+    });
+    if (outcome === "conflict") return refuse("conflict", "this item was decided meanwhile");
+    const seq = outcome.seq;
     const updated = store.findQueueItem(this.db, id)!;
     if (seq !== null) {
       const row = store.findMessage(this.db, stream.id, seq)!;
@@ -392,11 +404,11 @@ export class Chat {
   // ---- erasure and retention ----
 
   /** Erases a viewer's messages (tombstones), held items and nonces, audited; clients are told. */
-  eraseViewer(actor: Actor, viewerId: string): Result<{ viewer_id: string; messages: number; held: number }> {
+  async eraseViewer(actor: Actor, viewerId: string): Promise<Result<{ viewer_id: string; messages: number; held: number }>> {
     const now = this.clock.now();
     const byStream = new Map<string, number[]>();
     let held = 0;
-    this.db.transaction(() => {
+    await this.gc.run(() => {
       const rows = this.db.query<{ stream_id: string; seq: number }, [string]>("SELECT stream_id, seq FROM messages WHERE user_id = ? AND body IS NOT NULL").all(viewerId);
       for (const r of rows) (byStream.get(r.stream_id) ?? byStream.set(r.stream_id, []).get(r.stream_id)!).push(r.seq);
       this.db.query("UPDATE messages SET body = NULL, user_name = '[erased]', badges = '[]', mentions = '[]', deleted_at = COALESCE(deleted_at, ?) WHERE user_id = ?").run(now, viewerId);
@@ -410,7 +422,9 @@ export class Chat {
       held = this.db.query("DELETE FROM review_queue WHERE user_id = ?").run(viewerId).changes;
       this.db.query("DELETE FROM chat_nonces WHERE viewer_key = ?").run(viewerId);
       recordAudit(this.db, { at: now, actor, action: AUDIT.erase, target: { type: "viewer", id: viewerId }, data: { messages: [...byStream.values()].reduce((n, s) => n + s.length, 0), held } });
-    }).immediate();
+      // One row per affected stream too, so each stream's audit trail shows it.
+      for (const [streamId, seqs] of byStream) recordAudit(this.db, { at: now, actor, action: AUDIT.erase, streamId, target: { type: "viewer", id: viewerId }, data: { messages: seqs.length } });
+    });
     for (const [streamId, seqs] of byStream) {
       const stream = this.streams.findById(streamId);
       const st = this.streamsState.get(streamId);
@@ -461,3 +475,6 @@ export class Chat {
 }
 
 export type { Refusal };
+
+/** Thrown inside a group-commit op to roll that op back as a conflict. */
+class ConflictError extends Error {}

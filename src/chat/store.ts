@@ -75,8 +75,11 @@ export function maxVisibleSeq(db: Database, streamId: string, now: number): numb
   return db.query<{ s: number | null }, [string, number]>("SELECT MAX(seq) AS s FROM messages WHERE stream_id = ? AND visible_at <= ?").get(streamId, now)?.s ?? 0;
 }
 
+/** Every row from the first one still inside its chat delay onward: they go out in seq order. */
 export function pendingVisible(db: Database, streamId: string, now: number): MessageRow[] {
-  return db.query<MessageRow, [string, number]>("SELECT * FROM messages WHERE stream_id = ? AND visible_at > ? ORDER BY seq").all(streamId, now);
+  const first = db.query<{ s: number | null }, [string, number]>("SELECT MIN(seq) AS s FROM messages WHERE stream_id = ? AND visible_at > ?").get(streamId, now)?.s;
+  if (first == null) return [];
+  return db.query<MessageRow, [string, number]>("SELECT * FROM messages WHERE stream_id = ? AND seq >= ? ORDER BY seq").all(streamId, first);
 }
 
 export function lastMessages(db: Database, streamId: string, uptoSeq: number, limit: number): MessageRow[] {
@@ -111,13 +114,13 @@ export function tombstoneUser(db: Database, streamId: string, userId: string | n
 
 // ---- nonces ----
 
-export function findNonce(db: Database, viewerKey: string, nonce: string): unknown | undefined {
-  const r = db.query<{ answer: string }, [string, string]>("SELECT answer FROM chat_nonces WHERE viewer_key = ? AND nonce = ?").get(viewerKey, nonce);
+export function findNonce(db: Database, streamId: string, viewerKey: string, nonce: string): unknown | undefined {
+  const r = db.query<{ answer: string }, [string, string, string]>("SELECT answer FROM chat_nonces WHERE stream_id = ? AND viewer_key = ? AND nonce = ?").get(streamId, viewerKey, nonce);
   return r ? JSON.parse(r.answer) : undefined;
 }
 
 export function saveNonce(db: Database, viewerKey: string, nonce: string, streamId: string, answer: unknown, now: number): void {
-  db.query("INSERT INTO chat_nonces (viewer_key, nonce, stream_id, answer, created_at) VALUES (?, ?, ?, ?, ?)").run(viewerKey, nonce, streamId, JSON.stringify(answer), now);
+  db.query("INSERT INTO chat_nonces (stream_id, viewer_key, nonce, answer, created_at) VALUES (?, ?, ?, ?, ?)").run(streamId, viewerKey, nonce, JSON.stringify(answer), now);
 }
 
 // ---- review queue (held messages) ----

@@ -19,7 +19,8 @@ export function openSqlite(path: string): Database {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
-  db.exec("PRAGMA busy_timeout = 5000");
+  // Short on purpose: a wait blocks the event loop. Group commit retries busy batches on a timer.
+  db.exec("PRAGMA busy_timeout = 200");
   return db;
 }
 

@@ -9,10 +9,21 @@ interface Pending<R> {
   reject: (e: unknown) => void;
 }
 
+/** SQLITE_BUSY: another connection holds the write lock. Worth waiting for, never worth a user error. */
+export function isBusy(e: unknown): boolean {
+  return e instanceof Error && (/SQLITE_BUSY|database is locked/i.test(e.message) || (e as { code?: string }).code === "SQLITE_BUSY");
+}
+
+const BUSY_RETRY_MS = 25;
+const BUSY_GIVE_UP_MS = 30_000;
+
 export class GroupCommit {
   private queue: Pending<any>[] = [];
   private scheduled = false;
   private closed = false;
+  private busySince: number | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  busyRetries = 0;
   batches = 0;
   writes = 0;
 
@@ -27,6 +38,7 @@ export class GroupCommit {
     if (this.closed) return Promise.reject(new Error("store is closed"));
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ op, resolve, reject });
+      if (this.retryTimer) return; // waiting out another writer's lock: the retry takes it along
       if (this.queue.length >= this.maxBatch) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -45,6 +57,7 @@ export class GroupCommit {
    */
   flush(): void {
     this.scheduled = false;
+    this.retryTimer = null;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
@@ -64,10 +77,24 @@ export class GroupCommit {
         }
       }).immediate();
     } catch (e) {
+      // Another connection holds the write lock past the short busy timeout: keep the batch and
+      // try again on a timer, so the event loop keeps serving while we wait. Nothing was written.
+      if (isBusy(e) && !this.closed) {
+        const now = Date.now();
+        this.busySince ??= now;
+        if (now - this.busySince < BUSY_GIVE_UP_MS) {
+          this.busyRetries++;
+          this.queue = batch.concat(this.queue);
+          this.retryTimer = setTimeout(() => this.flush(), BUSY_RETRY_MS);
+          return;
+        }
+      }
+      this.busySince = null;
       this.onError(e, batch.length);
       for (const p of batch) p.reject(e);
       return;
     }
+    this.busySince = null;
     this.batches++;
     this.writes += batch.length;
     for (let i = 0; i < batch.length; i++) {
@@ -79,7 +106,8 @@ export class GroupCommit {
 
   /** Flushes what is queued and refuses new writes (shutdown). */
   close(): void {
-    this.flush();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.closed = true;
+    this.flush();
   }
 }

@@ -22,12 +22,12 @@ CREATE INDEX messages_by_time ON messages(stream_id, created_at);
 
 -- A retried nonce returns the first answer: the answer is stored with the write it answers.
 CREATE TABLE chat_nonces (
-  viewer_key TEXT NOT NULL,              -- viewer id (guests cannot retry across sockets)
-  nonce      TEXT NOT NULL,
   stream_id  TEXT NOT NULL,
+  viewer_key TEXT NOT NULL,              -- viewer id; a guest's key is unique to its socket and process
+  nonce      TEXT NOT NULL,
   answer     TEXT NOT NULL,              -- JSON reply
   created_at INTEGER NOT NULL,
-  PRIMARY KEY (viewer_key, nonce)
+  PRIMARY KEY (stream_id, viewer_key, nonce)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX chat_nonces_by_time ON chat_nonces(created_at);
 

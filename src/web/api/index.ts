@@ -80,8 +80,19 @@ export function apiRoutes(d: ApiDeps) {
         const s = stream(params.slug!);
         if (!s) return apiError("not_found", `no stream ${params.slug}`);
         const num = (k: string) => (query[k] === undefined ? undefined : /^\d+$/.test(query[k]!) ? Number(query[k]) : NaN);
-        const after = num("after_seq");
-        const before = num("before_seq");
+        let after = num("after_seq");
+        let before = num("before_seq");
+        if (query.cursor !== undefined) {
+          // The cursor carries the direction and position of the next page.
+          let c: { after_seq?: unknown; before_seq?: unknown } | null = null;
+          try {
+            c = JSON.parse(Buffer.from(query.cursor, "base64url").toString());
+          } catch {}
+          const ok = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+          if (c && ok(c.after_seq)) after = c.after_seq as number;
+          else if (c && ok(c.before_seq)) (before = c.before_seq as number), (after = undefined);
+          else return apiError("invalid_payload", "cursor is not valid", { fields: { cursor: "not a cursor from this API" } });
+        }
         const limit = num("limit") ?? 50;
         const format = query.format ?? "json";
         if (Number.isNaN(after) || Number.isNaN(before) || Number.isNaN(limit) || limit < 1 || limit > 1000 || !["json", "ndjson", "csv"].includes(format)) {
@@ -110,7 +121,7 @@ export function apiRoutes(d: ApiDeps) {
         );
       }))
       // ---- moderation ----
-      .post("/streams/:slug/moderation", guarded(d, "moderation", (actor, { params, body }) => {
+      .post("/streams/:slug/moderation", guarded(d, "moderation", async (actor, { params, body }) => {
         const b = objectBody(body);
         if (b instanceof Response) return b;
         const s = stream(params.slug!);
@@ -123,7 +134,7 @@ export function apiRoutes(d: ApiDeps) {
         if (typeof b.action !== "string") return apiError("invalid_payload", "action: delete, clear, timeout, ban, unban or announce", { fields: { action: "required" } });
         const parsed = Chat.parseAction(b.action, b);
         if (!parsed.ok) return refusalResponse(parsed);
-        return respond(chat.moderate(actor, s, parsed.value));
+        return respond(await chat.moderate(actor, s, parsed.value));
       }))
       .get("/streams/:slug/review-queue", guarded(d, "moderation", (_a, { params, query }) => {
         const s = stream(params.slug!);
@@ -134,9 +145,9 @@ export function apiRoutes(d: ApiDeps) {
         if (!["pending", "approved", "denied", "escalated", "expired", "all"].includes(status)) return apiError("invalid_payload", "status: pending, approved, denied, escalated, expired or all");
         return json(200, page(chat.listQueue(s, status === "all" ? null : status, p.after, p.limit + 1), p.limit, (r) => r.id, chat.queueView));
       }))
-      .post("/review-queue/:id/approve", guarded(d, "moderation", (actor, { params, body }) => respond(chat.decide(actor, params.id!, "approve", (body as any)?.reason))))
-      .post("/review-queue/:id/deny", guarded(d, "moderation", (actor, { params, body }) => respond(chat.decide(actor, params.id!, "deny", (body as any)?.reason))))
-      .post("/review-queue/:id/escalate", guarded(d, "moderation", (actor, { params, body }) => respond(chat.decide(actor, params.id!, "escalate", (body as any)?.reason))))
+      .post("/review-queue/:id/approve", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "approve", (body as any)?.reason))))
+      .post("/review-queue/:id/deny", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "deny", (body as any)?.reason))))
+      .post("/review-queue/:id/escalate", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "escalate", (body as any)?.reason))))
       .get("/streams/:slug/audit", guarded(d, "moderation", (_a, { params, query }) => {
         const s = stream(params.slug!);
         if (!s) return apiError("not_found", `no stream ${params.slug}`);
@@ -179,6 +190,6 @@ export function apiRoutes(d: ApiDeps) {
       .delete("/api-keys/:id", guarded(d, "admin", (actor, { params }) => respond(accounts.revokeApiKey(actor, params.id!))))
       // ---- viewers ----
       .post("/viewers/:id/revoke", guarded(d, "admin", (actor, { params }) => respond(viewers.revoke(actor, decodeURIComponent(params.id!)))))
-      .delete("/viewers/:id/data", guarded(d, "admin", (actor, { params }) => respond(chat.eraseViewer(actor, decodeURIComponent(params.id!)))))
+      .delete("/viewers/:id/data", guarded(d, "admin", async (actor, { params }) => respond(await chat.eraseViewer(actor, decodeURIComponent(params.id!)))))
   );
 }

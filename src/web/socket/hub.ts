@@ -15,6 +15,7 @@ import { ANNOUNCEMENT, STREAM_UPDATE } from "../../streams/events.ts";
 import { SLUG, type StreamListener, type StreamRecord, type Streams } from "../../streams/index.ts";
 import type { ErrorCode } from "../../errors.ts";
 import { take } from "../../runtime/token-bucket.ts";
+import { randomToken } from "../../runtime/ids.ts";
 import { Conn, JOIN_BURST, JOIN_RATE_PER_S, type Channel } from "./conn.ts";
 import { decodeBinary, decodeText, encodeBroadcast, encodeControl, encodePush, encodePushRaw, encodeReply, type Frame } from "./protocol.ts";
 import { Room } from "./room.ts";
@@ -53,6 +54,8 @@ export class Hub implements StreamListener, ChatListener {
   private timer: ReturnType<typeof setInterval> | null = null;
   private tick = 0;
   private nextConnId = 1;
+  /** Socket ids restart at 1 in every process; guest keys carry this so they never collide across restarts. */
+  private readonly bootId = randomToken(6);
   private nextPhxRef = 1;
   private cooldowns = new Map<string, number>(); // viewer id or IP -> refused until
   private m: { joins: Counter; framesIn: Counter; framesOut: Counter; errors: Counter; chat: Counter };
@@ -346,7 +349,7 @@ export class Hub implements StreamListener, ChatListener {
         const c = ws.data;
         const s = room.stream;
         const sender: ChatSender = {
-          key: c.viewer?.id ?? `guest:${c.id}`,
+          key: c.viewer?.id ?? `guest:${this.bootId}:${c.id}`,
           viewerId: c.viewer?.id ?? null,
           name: c.viewer?.name ?? c.guestName,
           badges: c.viewer?.badges ?? [],
@@ -379,9 +382,18 @@ export class Hub implements StreamListener, ChatListener {
           if (Object.keys(f.payload).some((k) => k !== "body")) return this.error(ws, f, "invalid_payload", "mod:announce takes {body}");
           return this.answer(ws, ch.joinRef, f, this.deps.streams.announce(actor, room.stream.slug, f.payload.body));
         }
+        if ("action" in f.payload) return this.error(ws, f, "invalid_payload", "the event names the action");
         const parsed = Chat.parseAction(verb, f.payload);
         if (!parsed.ok) return this.answer(ws, ch.joinRef, f, parsed);
-        return this.answer(ws, ch.joinRef, f, this.deps.chat.moderate(actor, room.stream, parsed.value));
+        const joinRef = ch.joinRef;
+        this.deps.chat.moderate(actor, room.stream, parsed.value).then(
+          (r) => this.answer(ws, joinRef, f, r),
+          (e) => {
+            this.deps.logger.error("moderation action failed", { stream: room.stream.slug, error: e });
+            this.error(ws, f, "unavailable", "the action could not be stored; it did not happen");
+          },
+        );
+        return;
       }
       default:
         return this.error(ws, f, "unknown_event", `no event ${f.event} on stream topics`);
