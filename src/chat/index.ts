@@ -45,6 +45,8 @@ export interface JoinHistory {
 }
 
 const HISTORY_LIMIT = 50;
+/** At most this many tombstones of earlier seqs ride along with a recovery. */
+const RECENT_TOMBSTONES = 1000;
 /** Recovery replies stay far below the 1 MiB backpressure limit. */
 export const RECOVERY_BYTE_BUDGET = 256 * 1024;
 const MAX_TIMEOUT_S = 14 * 24 * 3600;
@@ -134,7 +136,9 @@ export class Chat {
     const last = params.last_seq;
     if (last !== undefined && params.epoch === stream.epoch && last <= upto && upto - last <= stream.settings.recovery_window) {
       const rows = store.messagesBetween(this.db, stream.id, last, upto, upto - last);
-      const history = rows.map(store.toView);
+      // Deletions the client may have missed while away, for seqs it already had: tombstones first.
+      const earlier = store.deletedSeqs(this.db, stream.id, Math.max(0, upto - stream.settings.recovery_window), last, RECENT_TOMBSTONES);
+      const history: HistoryItem[] = [...earlier.map((seq) => ({ seq, deleted: true as const })), ...rows.map(store.toView)];
       if (Buffer.byteLength(JSON.stringify(history)) <= RECOVERY_BYTE_BUDGET) return { history, recovered: true, seq: upto };
     }
     return { history: store.lastMessages(this.db, stream.id, upto, HISTORY_LIMIT).map(store.toView), recovered: false, seq: upto };

@@ -94,6 +94,15 @@ export function messagesBefore(db: Database, streamId: string, beforeSeq: number
   return db.query<MessageRow, [string, number, number]>("SELECT * FROM messages WHERE stream_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?").all(streamId, beforeSeq, limit).reverse();
 }
 
+/** Seqs in (afterSeq, uptoSeq] that are tombstones, newest `limit` of them, ascending. */
+export function deletedSeqs(db: Database, streamId: string, afterSeq: number, uptoSeq: number, limit: number): number[] {
+  return db
+    .query<{ seq: number }, [string, number, number, number]>("SELECT seq FROM messages WHERE stream_id = ? AND seq > ? AND seq <= ? AND body IS NULL ORDER BY seq DESC LIMIT ?")
+    .all(streamId, afterSeq, uptoSeq, limit)
+    .map((r) => r.seq)
+    .reverse();
+}
+
 export function findMessage(db: Database, streamId: string, seq: number): MessageRow | undefined {
   return db.query<MessageRow, [string, number]>("SELECT * FROM messages WHERE stream_id = ? AND seq = ?").get(streamId, seq) ?? undefined;
 }

@@ -68,3 +68,25 @@ test("refusals: guest, empty, too long, bad reply, and a link is held", async ()
   g.disconnect();
   v.disconnect();
 });
+
+test("a deletion of a message the client already had, made while it was away, comes back as a tombstone", async () => {
+  await s.createStream("chat-3");
+  const a = connect(s.ws, { token: await s.token("amy") });
+  const ch = a.channel("stream:chat-3", {});
+  const first = await join(ch);
+  const m1 = await push(ch, "chat:send", { body: "one" });
+  const m2 = await push(ch, "chat:send", { body: "two" });
+  // The client saw both (last_seq = 2); while it is away, seq 1 is deleted and seq 3 arrives.
+  a.disconnect();
+  expect((await s.api("POST", "/api/v1/streams/chat-3/moderation", { action: "delete", seq: m1.response.seq })).status).toBe(200);
+  const b = connect(s.ws, { token: await s.token("bea") });
+  const chB = b.channel("stream:chat-3", {});
+  await join(chB);
+  await push(chB, "chat:send", { body: "three" });
+  const c = connect(s.ws);
+  const rec = await join(c.channel("stream:chat-3", { last_seq: m2.response.seq, epoch: first.epoch }));
+  expect(rec.recovered).toBe(true);
+  expect(rec.history.map((m: any) => (m.deleted ? `x${m.seq}` : m.body))).toEqual(["x1", "three"]);
+  b.disconnect();
+  c.disconnect();
+});
