@@ -8,7 +8,7 @@ import { mintViewerToken } from "../../src/identity/viewer-token.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
 import type { ManualClock } from "./identity.ts";
 import { connect, push, type Channel, type Socket } from "./phoenix.ts";
-import { ADMIN_KEY, ADMIN_PASSWORD, freePortCandidate, removeDir, tempDir, TOKEN_SECRET } from "./server.ts";
+import { ADMIN_KEY, ADMIN_PASSWORD, apiCall, freePortCandidate, removeDir, tempDir, testEnv, TOKEN_SECRET } from "./server.ts";
 import { deferred, waitFor } from "./wait.ts";
 
 export interface ChatServer {
@@ -42,18 +42,8 @@ export async function startChatServer(opts: ChatServerOptions = {}): Promise<Cha
   // A fixed port (a restart) may take a moment to be free again; a random one may be taken.
   for (let attempt = 0; attempt < 40; attempt++) {
     const port = opts.port ?? freePortCandidate();
-    const env: Record<string, string> = {
-      HUBBUB_PORT: String(port),
-      HUBBUB_HOST: "127.0.0.1",
-      HUBBUB_DATA_DIR: dataDir,
-      HUBBUB_ADMIN_API_KEY: ADMIN_KEY,
-      HUBBUB_VIEWER_TOKEN_SECRET: TOKEN_SECRET,
-      HUBBUB_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      HUBBUB_LOG_LEVEL: "error",
-      // Many sockets from 127.0.0.1 in a short time: the per-IP connect rate is not under test here.
-      HUBBUB_CONNECT_RATE_PER_IP: "0",
-      ...opts.env,
-    };
+    // Many sockets from 127.0.0.1 in a short time: the per-IP connect rate is not under test here.
+    const env = testEnv(port, dataDir, { HUBBUB_CONNECT_RATE_PER_IP: "0", ...opts.env });
     try {
       const app = await startApp(loadConfig(env), { logger: silentLogger, announce: () => {}, ...(opts.clock ? { clock: opts.clock } : {}) });
       return wrap(app, { ...opts, dataDir, port: app.port });
@@ -77,19 +67,7 @@ function wrap(app: App, opts: ChatServerOptions & { dataDir: string; port: numbe
     ws: `ws://127.0.0.1:${app.port}/socket`,
     dataDir: opts.dataDir,
     clock: opts.clock ?? null,
-    async api(method, path, body) {
-      const res = await fetch(http + path, {
-        method,
-        headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {}
-      return { status: res.status, body: parsed, headers: res.headers, text };
-    },
+    api: (method, path, body) => apiCall(http, method, path, body),
     token: (sub, extra = {}) => mintViewerToken(TOKEN_SECRET, { sub, name: sub, ...extra }, 3600),
     async createStream(slug, settings, owner) {
       const r = await s.api("POST", "/api/v1/streams", { slug, title: `Stream ${slug}`, ...(settings ? { settings } : {}), ...(owner ? { owner } : {}) });

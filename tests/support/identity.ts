@@ -6,7 +6,7 @@ import { startApp, type App } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
 import type { Socket } from "./phoenix.ts";
-import { ADMIN_KEY, ADMIN_PASSWORD, freePortCandidate, removeDir, tempDir, TOKEN_SECRET } from "./server.ts";
+import { ADMIN_KEY, ADMIN_PASSWORD, apiCall, freePortCandidate, removeDir, tempDir, testEnv, TOKEN_SECRET } from "./server.ts";
 
 export const REPO = join(import.meta.dir, "..", "..");
 export const BUN = join(REPO, "node_modules", ".bin", "bun");
@@ -35,16 +35,7 @@ export async function startClockedServer(env: Record<string, string>, clock = ne
   let lastErr: unknown;
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = freePortCandidate();
-    const config = loadConfig({
-      HUBBUB_PORT: String(port),
-      HUBBUB_HOST: "127.0.0.1",
-      HUBBUB_DATA_DIR: dataDir,
-      HUBBUB_ADMIN_API_KEY: ADMIN_KEY,
-      HUBBUB_VIEWER_TOKEN_SECRET: TOKEN_SECRET,
-      HUBBUB_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      HUBBUB_LOG_LEVEL: "error",
-      ...env,
-    });
+    const config = loadConfig(testEnv(port, dataDir, env));
     try {
       const app = await startApp(config, { logger: silentLogger, announce: () => {}, clock });
       return {

@@ -3,7 +3,7 @@
 import type { Subprocess } from "bun";
 import { join, resolve } from "node:path";
 import { mintViewerToken } from "../../src/identity/viewer-token.ts";
-import { ADMIN_KEY, ADMIN_PASSWORD, TOKEN_SECRET, freePortCandidate, tempDir } from "./server.ts";
+import { ADMIN_KEY, ADMIN_PASSWORD, apiCall, TOKEN_SECRET, freePortCandidate, tempDir, testEnv } from "./server.ts";
 import { waitFor } from "./wait.ts";
 
 export const REPO = resolve(import.meta.dir, "../..");
@@ -70,14 +70,7 @@ function start(port: number, dataDir: string, extra: Record<string, string | und
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: process.env.HOME ?? "/tmp",
-    HUBBUB_PORT: String(port),
-    HUBBUB_HOST: "127.0.0.1",
-    HUBBUB_DATA_DIR: dataDir,
-    HUBBUB_ADMIN_API_KEY: ADMIN_KEY,
-    HUBBUB_VIEWER_TOKEN_SECRET: TOKEN_SECRET,
-    HUBBUB_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    HUBBUB_LOG_LEVEL: "info",
-    HUBBUB_CONNECT_RATE_PER_IP: "0",
+    ...testEnv(port, dataDir, { HUBBUB_LOG_LEVEL: "info", HUBBUB_CONNECT_RATE_PER_IP: "0" }),
   };
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
@@ -109,19 +102,7 @@ function start(port: number, dataDir: string, extra: Record<string, string | und
       sp.exited = code;
       return code;
     }),
-    async api(method, path, body, key = ADMIN_KEY) {
-      const res = await fetch(http + path, {
-        method,
-        headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {}
-      return { status: res.status, body: parsed };
-    },
+    api: (method, path, body, key = ADMIN_KEY) => apiCall(http, method, path, body, key),
     token: (sub, extraClaims = {}, ttlS = 3600) => mintViewerToken(env.HUBBUB_VIEWER_TOKEN_SECRET ?? TOKEN_SECRET, { sub, name: `Viewer ${sub}`, ...extraClaims }, ttlS),
     async kill() {
       if (sp.exited === null) proc.kill("SIGKILL");

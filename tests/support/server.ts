@@ -24,6 +24,35 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+/** The environment every test server starts from: loopback, known secrets, quiet logs. */
+export function testEnv(port: number, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    HUBBUB_PORT: String(port),
+    HUBBUB_HOST: "127.0.0.1",
+    HUBBUB_DATA_DIR: dataDir,
+    HUBBUB_ADMIN_API_KEY: ADMIN_KEY,
+    HUBBUB_VIEWER_TOKEN_SECRET: TOKEN_SECRET,
+    HUBBUB_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    HUBBUB_LOG_LEVEL: "error",
+    ...extra,
+  };
+}
+
+/** One JSON API call: status, parsed body (text when not JSON), headers and raw text. */
+export async function apiCall(http: string, method: string, path: string, body?: unknown, key = ADMIN_KEY): Promise<{ status: number; body: any; headers: Headers; text: string }> {
+  const res = await fetch(http + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body: parsed, headers: res.headers, text };
+}
+
 export function freePortCandidate(): number {
   return 12000 + Math.floor(Math.random() * 18000);
 }
@@ -36,16 +65,7 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir 
   let lastErr: unknown;
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = Number(env.HUBBUB_PORT ?? freePortCandidate());
-    const fullEnv: Record<string, string> = {
-      HUBBUB_PORT: String(port),
-      HUBBUB_HOST: "127.0.0.1",
-      HUBBUB_DATA_DIR: dataDir,
-      HUBBUB_ADMIN_API_KEY: ADMIN_KEY,
-      HUBBUB_VIEWER_TOKEN_SECRET: TOKEN_SECRET,
-      HUBBUB_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      HUBBUB_LOG_LEVEL: "error",
-      ...env,
-    };
+    const fullEnv = testEnv(port, dataDir, env);
     try {
       const app = await startApp(loadConfig(fullEnv), { logger: silentLogger, announce: () => {} });
       return wrap(app, fullEnv, dataDir);
@@ -66,19 +86,7 @@ function wrap(app: App, env: Record<string, string>, dataDir: string): TestServe
     ws: `ws://127.0.0.1:${app.port}/socket`,
     dataDir,
     env,
-    async api(method, path, body, key = ADMIN_KEY) {
-      const res = await fetch(http + path, {
-        method,
-        headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {}
-      return { status: res.status, body: parsed, headers: res.headers };
-    },
+    api: (method, path, body, key = ADMIN_KEY) => apiCall(http, method, path, body, key),
     token: (sub, extra = {}, ttlS = 3600) => mintViewerToken(TOKEN_SECRET, { sub, name: `Viewer ${sub}`, ...extra }, ttlS),
     async createStream(slug, settings) {
       const r = await ts.api("POST", "/api/v1/streams", { slug, title: `Stream ${slug}`, ...(settings ? { settings } : {}) });
