@@ -69,11 +69,12 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     if (applied.length) logger.info("migrations applied", { versions: applied });
 
     // 3. Domains, each with its own door.
-    const accounts = new Accounts(db, clock, config.adminApiKey);
-    const streams = new Streams(db, clock, accounts);
-    const viewers = new Viewers(db, clock);
-    // Chat writes go through group commit: one transaction per event-loop turn, acks after commit.
+    // Hot and moderation writes go through group commit: one transaction per event-loop turn,
+    // acks after commit, and another writer's lock waited out on a timer.
     const gc = new GroupCommit(db, 2000, (e, n) => logger.error("group commit failed", { error: e, writes: n }));
+    const accounts = new Accounts(db, clock, config.adminApiKey);
+    const streams = new Streams(db, clock, accounts, gc);
+    const viewers = new Viewers(db, clock);
     const chat = new Chat(db, clock, gc, streams, minimalHook);
     metrics.counterFrom("hubbub_sqlite_group_commits_total", "Group-commit transactions.", () => gc.batches);
     metrics.counterFrom("hubbub_sqlite_group_commit_writes_total", "Writes committed through group commit.", () => gc.writes);

@@ -4,6 +4,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { BUSY_TIMEOUT_MS } from "../runtime/group-commit.ts";
 import m001 from "./migrations/001-core.sql" with { type: "text" };
 import m002 from "./migrations/002-chat.sql" with { type: "text" };
 
@@ -20,7 +21,9 @@ export function openSqlite(path: string): Database {
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
   // Short on purpose: a wait blocks the event loop. Group commit retries busy batches on a timer.
-  db.exec("PRAGMA busy_timeout = 200");
+  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // The WAL file shrinks back to this after checkpoints instead of keeping its largest size.
+  db.exec("PRAGMA journal_size_limit = 67108864");
   return db;
 }
 

@@ -15,6 +15,8 @@ export function isBusy(e: unknown): boolean {
 }
 
 const BUSY_RETRY_MS = 25;
+/** The connection's normal busy timeout (db/sqlite.ts sets the same). */
+export const BUSY_TIMEOUT_MS = 200;
 const BUSY_GIVE_UP_MS = 30_000;
 
 export class GroupCommit {
@@ -85,7 +87,7 @@ export class GroupCommit {
         if (now - this.busySince < BUSY_GIVE_UP_MS) {
           this.busyRetries++;
           this.queue = batch.concat(this.queue);
-          this.retryTimer = setTimeout(() => this.flush(), BUSY_RETRY_MS);
+          this.retryTimer = setTimeout(() => this.retry(), BUSY_RETRY_MS + Math.random() * BUSY_RETRY_MS);
           return;
         }
       }
@@ -101,6 +103,16 @@ export class GroupCommit {
       const r = results[i]!;
       if (r.ok) batch[i]!.resolve(r.v);
       else batch[i]!.reject(r.e);
+    }
+  }
+
+  /** A retry must not sleep inside SQLite (that would block the event loop): no busy wait at all. */
+  private retry(): void {
+    this.db.exec("PRAGMA busy_timeout = 0");
+    try {
+      this.flush();
+    } finally {
+      this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
   }
 

@@ -4,6 +4,7 @@
 import type { Database } from "bun:sqlite";
 import type { Actor } from "../actor.ts";
 import type { Accounts } from "../accounts/index.ts";
+import type { GroupCommit } from "../runtime/group-commit.ts";
 import { recordAudit } from "../audit/index.ts";
 import { ok, refuse, type Result } from "../errors.ts";
 import { newId, randomToken } from "../runtime/ids.ts";
@@ -65,6 +66,7 @@ export class Streams {
     private db: Database,
     private clock: Clock,
     private accounts: Accounts,
+    private gc: GroupCommit,
   ) {}
 
   setListener(l: StreamListener): void {
@@ -249,16 +251,14 @@ export class Streams {
     return ok({ stream: s.slug, moderators: this.moderatorUsernames(s.id) });
   }
 
-  /** A moderator announcement: audited, then broadcast as `announcement {body, at}`. */
-  announce(actor: Actor, slug: string, rawBody: unknown): Result<{ body: string; at: string }> {
+  /** A moderator announcement: audited (through group commit, like every moderation action), then broadcast. */
+  async announce(actor: Actor, slug: string, rawBody: unknown): Promise<Result<{ body: string; at: string }>> {
     const s = this.findBySlug(slug);
     if (!s) return refuse("not_found", `no stream ${slug}`);
     const body = cleanText(rawBody, "body", LIMITS.announcement);
     if (!body.ok) return body;
     const now = this.clock.now();
-    this.db.transaction(() => {
-      recordAudit(this.db, { at: now, actor, action: AUDIT.announce, streamId: s.id, target: { type: "stream", id: s.id }, data: { body: body.value } });
-    }).immediate();
+    await this.gc.run((db) => recordAudit(db, { at: now, actor, action: AUDIT.announce, streamId: s.id, target: { type: "stream", id: s.id }, data: { body: body.value } }));
     this.listener.announcement(s, body.value, now);
     return ok({ body: body.value, at: iso(now) });
   }

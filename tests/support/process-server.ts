@@ -47,8 +47,9 @@ export async function spawnServer(o: SpawnOptions = {}): Promise<ServerProcess> 
         async () => {
           if (sp.exited !== null) throw new Error(`server exited with ${sp.exited} before ready:\n${sp.stderr()}\n${sp.stdout()}`);
           try {
+            // Our child's own listening line too: a 200 from another run's server on this port is not ours.
             const r = await fetch(`${sp.http}/readyz`);
-            return r.status === 200;
+            return r.status === 200 && sp.stderr().includes("Hubbub listening on");
           } catch {
             return false;
           }

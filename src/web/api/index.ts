@@ -129,7 +129,7 @@ export function apiRoutes(d: ApiDeps) {
         if (b.action === "announce") {
           const extra = Object.keys(b).filter((k) => k !== "action" && k !== "body");
           if (extra.length) return apiError("invalid_payload", "unknown fields", { fields: Object.fromEntries(extra.map((k) => [k, "unknown field"])) });
-          return respond(streams.announce(actor, s.slug, b.body));
+          return respond(await streams.announce(actor, s.slug, b.body));
         }
         if (typeof b.action !== "string") return apiError("invalid_payload", "action: delete, clear, timeout, ban, unban or announce", { fields: { action: "required" } });
         const parsed = Chat.parseAction(b.action, b);

@@ -380,7 +380,15 @@ export class Hub implements StreamListener, ChatListener {
         const verb = f.event.slice(4);
         if (verb === "announce") {
           if (Object.keys(f.payload).some((k) => k !== "body")) return this.error(ws, f, "invalid_payload", "mod:announce takes {body}");
-          return this.answer(ws, ch.joinRef, f, this.deps.streams.announce(actor, room.stream.slug, f.payload.body));
+          const jr = ch.joinRef;
+          this.deps.streams.announce(actor, room.stream.slug, f.payload.body).then(
+            (r) => this.answer(ws, jr, f, r),
+            (e) => {
+              this.deps.logger.error("announcement failed", { stream: room.stream.slug, error: e });
+              this.error(ws, f, "unavailable", "the announcement could not be stored; it was not sent");
+            },
+          );
+          return;
         }
         if ("action" in f.payload) return this.error(ws, f, "invalid_payload", "the event names the action");
         const parsed = Chat.parseAction(verb, f.payload);
@@ -420,8 +428,15 @@ export class Hub implements StreamListener, ChatListener {
     if (++c.refusals > FLOOD_REFUSALS && !c.closing) {
       this.cooldowns.set(c.viewer?.id ?? c.ip, now + FLOOD_COOLDOWN_MS);
       this.m.errors.inc(1, { reason: "flooding" });
-      ws.close(CLOSE.policy, "flooding");
+      // Every socket of that viewer: the budget is per viewer, so is the penalty.
+      const all = c.viewer ? [...this.viewerSockets(c.viewer.id)] : [ws];
+      for (const s of all) s.close(CLOSE.policy, "flooding");
     }
+  }
+
+  /** Forgets expired cool-downs (called by the periodic sweeper). */
+  sweepCooldowns(now: number): void {
+    for (const [k, until] of this.cooldowns) if (until <= now) this.cooldowns.delete(k);
   }
 
   /** ms left of a flood cool-down for this viewer id or IP, else 0. */

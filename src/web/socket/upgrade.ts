@@ -41,6 +41,7 @@ export class Upgrader {
 
   sweep(now: number): void {
     this.buckets?.sweep(now);
+    this.d.hub.sweepCooldowns(now);
   }
 
   /** Synchronous for guests (the common storm case); only token verification awaits. */
