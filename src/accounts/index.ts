@@ -76,6 +76,21 @@ export class Accounts {
     return this.db.query<AccountRecord, [string]>("SELECT * FROM accounts WHERE username = ?").get(username) ?? undefined;
   }
 
+  // Viewer ids linked to an account, so a join storm of unlinked viewers never queries. Reloaded
+  // when another connection (the CLI) committed (PRAGMA data_version) or we changed accounts.
+  private linked: Set<string> | null = null;
+  private dataVersion = -1;
+
+  /** The account linked to a viewer id, if any: the hot path of every signed-in join and push. */
+  linkedAccount(viewerId: string): AccountRecord | undefined {
+    const v = this.db.query<{ data_version: number }, []>("PRAGMA data_version").get()!.data_version;
+    if (this.linked === null || v !== this.dataVersion) {
+      this.dataVersion = v;
+      this.linked = new Set(this.db.query<{ viewer_id: string }, []>("SELECT viewer_id FROM accounts WHERE viewer_id IS NOT NULL").all().map((r) => r.viewer_id));
+    }
+    return this.linked.has(viewerId) ? this.findByViewerId(viewerId) : undefined;
+  }
+
   findByViewerId(viewerId: string): AccountRecord | undefined {
     return this.db.query<AccountRecord, [string]>("SELECT * FROM accounts WHERE viewer_id = ?").get(viewerId) ?? undefined;
   }
@@ -104,6 +119,7 @@ export class Accounts {
           .run(rec.id, rec.username, rec.password_hash, rec.role, rec.viewer_id, rec.created_at, rec.updated_at);
         recordAudit(this.db, { at: now, actor, action: "account.create", target: { type: "account", id: rec.id }, data: { username: rec.username, role: rec.role, viewer_id: rec.viewer_id } });
       }).immediate();
+      this.linked = null;
     } catch (e) {
       if (isUniqueViolation(e)) return refuse("conflict", "username or viewer id already in use");
       throw e;
@@ -141,6 +157,7 @@ export class Accounts {
       if (patch.password) changed.password = "changed";
       recordAudit(this.db, { at: next.updated_at, actor, action: "account.update", target: { type: "account", id: acc.id }, data: changed });
     }).immediate();
+    this.linked = null;
     return ok(accountView(next));
   }
 

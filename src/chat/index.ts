@@ -68,6 +68,8 @@ interface StreamChat {
   timer: ReturnType<typeof setTimeout> | null;
   rules: ChatRules;
   bans: Map<string, { until: number | null; reason: string | null }>;
+  /** The join reply's last 50, kept until the next message or deletion (joins come in storms). */
+  lastHistory: HistoryItem[] | null;
 }
 
 export type ModAction =
@@ -108,6 +110,7 @@ export class Chat {
       timer: null,
       rules: new ChatRules(),
       bans: new Map(store.loadBans(this.db, stream.id).map((b) => [b.user_id, { until: b.until, reason: b.reason }])),
+      lastHistory: null,
     };
     this.streamsState.set(stream.id, st);
     // Messages that were waiting out their chat delay when the process stopped still go out.
@@ -141,7 +144,8 @@ export class Chat {
       const history: HistoryItem[] = [...earlier.map((seq) => ({ seq, deleted: true as const })), ...rows.map(store.toView)];
       if (Buffer.byteLength(JSON.stringify(history)) <= RECOVERY_BYTE_BUDGET) return { history, recovered: true, seq: upto };
     }
-    return { history: store.lastMessages(this.db, stream.id, upto, HISTORY_LIMIT).map(store.toView), recovered: false, seq: upto };
+    st.lastHistory ??= store.lastMessages(this.db, stream.id, upto, HISTORY_LIMIT).map(store.toView);
+    return { history: st.lastHistory, recovered: false, seq: upto };
   }
 
   /** API paging: committed messages (tombstones included), oldest first. */
@@ -250,6 +254,7 @@ export class Chat {
     while (st.delayed.length && st.delayed[0]!.visibleAt <= now) {
       const d = st.delayed.shift()!;
       st.visibleSeq = Math.max(st.visibleSeq, d.seq);
+      st.lastHistory = null;
       if (!d.deleted) this.listener.published(stream, d.view); // only the slug is read: it never changes
     }
     if (st.timer) clearTimeout(st.timer);
@@ -345,6 +350,7 @@ export class Chat {
 
   /** Deleted before visible: never broadcast (its seq becomes a tombstone). Visible: tell clients. */
   private afterDeletion(stream: StreamRecord, st: StreamChat, seqs: number[], tellVisible: () => void): void {
+    st.lastHistory = null;
     const set = new Set(seqs);
     for (const d of st.delayed) if (set.has(d.seq)) d.deleted = true;
     if (seqs.some((s) => s <= st.visibleSeq)) tellVisible();
@@ -429,6 +435,8 @@ export class Chat {
       // One row per affected stream too, so each stream's audit trail shows it.
       for (const [streamId, seqs] of byStream) recordAudit(this.db, { at: now, actor, action: AUDIT.erase, streamId, target: { type: "viewer", id: viewerId }, data: { messages: seqs.length } });
     });
+    // Mentions of the viewer were scrubbed in other streams' messages too.
+    for (const st of this.streamsState.values()) st.lastHistory = null;
     for (const [streamId, seqs] of byStream) {
       const stream = this.streams.findById(streamId);
       const st = this.streamsState.get(streamId);
@@ -460,6 +468,8 @@ export class Chat {
         if (rotate) this.streams.rotateEpoch(this.db, stream.id, now);
       }).immediate();
       if (rotate) this.streams.notifyChanged(stream.id);
+      const st = this.streamsState.get(stream.id);
+      if (st) st.lastHistory = null;
       total += gone.n;
     }
     this.db.query("DELETE FROM chat_nonces WHERE created_at < ?").run(now - 86_400_000);

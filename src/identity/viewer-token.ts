@@ -26,6 +26,7 @@ export interface TokenOptions {
 const CLOCK_TOLERANCE_S = 5;
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 const VIEWER_ID = /^[\x21-\x7e]{1,128}$/;
+const PLAIN_NAME = /^[\x20-\x7e]{1,30}$/;
 
 export class ViewerTokens {
   private jwks: JWTVerifyGetKey | null = null;
@@ -68,7 +69,9 @@ export class ViewerTokens {
 /** Our viewer from verified claims: sub, display name, member flag and badges. */
 function identityFrom(payload: Record<string, unknown>): TokenResult {
   if (typeof payload.sub !== "string" || !VIEWER_ID.test(payload.sub)) return { ok: false, code: "invalid_token", message: "sub must be 1-128 printable ASCII characters" };
-  const name = cleanText(typeof payload.name === "string" && payload.name.trim() ? payload.name : payload.sub, "name", { ...LIMITS.displayName, graphemes: 10_000, bytes: 10_000 });
+  const raw = typeof payload.name === "string" && payload.name.trim() ? payload.name : payload.sub;
+  // Plain short ASCII names (most of them) need no Unicode work; the rest are cleaned and cut.
+  const name = PLAIN_NAME.test(raw) ? { ok: true as const, value: raw.trim() } : cleanText(raw, "name", { ...LIMITS.displayName, graphemes: 10_000, bytes: 10_000 });
   const badges = Array.isArray(payload.badges) ? payload.badges.filter((b): b is string => typeof b === "string" && /^[\w:.-]{1,32}$/.test(b)).slice(0, 8) : [];
   return {
     ok: true,

@@ -273,7 +273,7 @@ export class Hub implements StreamListener, ChatListener {
   private roleOf(c: Conn, s: StreamRecord): { role: "viewer" | "moderator" | "creator"; actor: Actor | null } {
     const v = c.viewer;
     if (!v) return { role: "viewer", actor: null };
-    const acc = this.deps.accounts.findByViewerId(v.id);
+    const acc = this.deps.accounts.linkedAccount(v.id);
     if (!acc) return { role: "viewer", actor: null };
     const actor: Actor = { type: "account", id: acc.id, username: acc.username, role: acc.role };
     if (s.owner_id === acc.id) return { role: "creator", actor };
