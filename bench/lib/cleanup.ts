@@ -1,0 +1,61 @@
+// Everything the benchmark starts or creates is registered here, so that a failure, Ctrl-C or a
+// watchdog still kills the servers and generators and removes the temp dirs.
+// Children run in their own process group (spawned detached): we signal the group, which also
+// reaches anything a server might fork, and never anything by name.
+
+import { rmSync } from "node:fs";
+
+const groups = new Set<number>();
+const dirs = new Set<string>();
+let keepDirs = false;
+
+export function trackGroup(pid: number): void {
+  groups.add(pid);
+}
+
+export function trackDir(dir: string): void {
+  dirs.add(dir);
+}
+
+export function keepTempDirs(keep: boolean): void {
+  keepDirs = keep;
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polite stop: SIGTERM, then SIGKILL after `graceMs`. Bounded in time. */
+export async function stopGroup(pid: number, graceMs = 3000): Promise<void> {
+  signalGroup(pid, "SIGTERM");
+  const until = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < until) await Bun.sleep(50);
+  signalGroup(pid, "SIGKILL");
+  groups.delete(pid);
+}
+
+export function removeDir(dir: string): void {
+  if (!keepDirs) rmSync(dir, { recursive: true, force: true });
+  dirs.delete(dir);
+}
+
+/** Synchronous last-resort cleanup (safe inside process.on("exit")). */
+export function cleanupNow(): void {
+  for (const pid of groups) signalGroup(pid, "SIGKILL");
+  groups.clear();
+  if (!keepDirs) for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
+}
