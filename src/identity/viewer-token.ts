@@ -71,13 +71,14 @@ function identityFrom(payload: Record<string, unknown>): TokenResult {
   if (typeof payload.sub !== "string" || !VIEWER_ID.test(payload.sub)) return { ok: false, code: "invalid_token", message: "sub must be 1-128 printable ASCII characters" };
   const raw = typeof payload.name === "string" && payload.name.trim() ? payload.name : payload.sub;
   // Plain short ASCII names (most of them) need no Unicode work; the rest are cleaned and cut.
-  const name = PLAIN_NAME.test(raw) ? { ok: true as const, value: raw.trim() } : cleanText(raw, "name", { ...LIMITS.displayName, graphemes: 10_000, bytes: 10_000 });
+  const plain = PLAIN_NAME.test(raw);
+  const name = plain ? { ok: true as const, value: raw.trim() } : cleanText(raw, "name", { ...LIMITS.displayName, graphemes: 10_000, bytes: 10_000 });
   const badges = Array.isArray(payload.badges) ? payload.badges.filter((b): b is string => typeof b === "string" && /^[\w:.-]{1,32}$/.test(b)).slice(0, 8) : [];
   return {
     ok: true,
     viewer: {
       id: payload.sub,
-      name: name.ok ? truncateName(name.value) : payload.sub.slice(0, 30),
+      name: name.ok ? (plain ? name.value : truncateName(name.value)) : payload.sub.slice(0, 30),
       member: payload.member === true,
       badges,
       iat: typeof payload.iat === "number" ? payload.iat : undefined,
@@ -87,12 +88,14 @@ function identityFrom(payload: Record<string, unknown>): TokenResult {
 }
 
 /** A display name over the limit is cut at grapheme boundaries rather than refused: the host set it. */
+const SEGMENTER = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+const ENCODER = new TextEncoder();
 function truncateName(name: string): string {
-  const seg = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+  const seg = SEGMENTER;
   let out = "";
   let n = 0;
   for (const { segment } of seg.segment(name)) {
-    if (n >= 30 || new TextEncoder().encode(out + segment).length > 120) break;
+    if (n >= 30 || ENCODER.encode(out + segment).length > 120) break;
     out += segment;
     n++;
   }
