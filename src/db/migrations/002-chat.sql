@@ -4,7 +4,7 @@
 CREATE TABLE messages (
   stream_id   TEXT NOT NULL REFERENCES streams(id),
   seq         INTEGER NOT NULL,          -- assigned at commit, one per stored message, no gaps
-  id          TEXT NOT NULL UNIQUE,
+  id          TEXT NOT NULL,             -- not indexed: nothing looks messages up by id (one index less per write)
   user_id     TEXT,                      -- viewer id; NULL for a guest
   user_name   TEXT NOT NULL,
   badges      TEXT NOT NULL DEFAULT '[]',
