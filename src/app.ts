@@ -1,6 +1,7 @@
 // Composition root: starts the children in order, stops them in reverse. No module singletons:
 // every service gets its dependencies here.
 import type { Server } from "bun";
+import type { Database } from "bun:sqlite";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Accounts } from "./accounts/index.ts";
@@ -113,7 +114,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     const sweeper = setInterval(() => upgrader.sweep(clock.now()), 30_000);
     stops.push(() => clearInterval(sweeper));
     const app = buildApp(logger, [
-      opsRoutes({ metrics, isReady: () => ready, health: () => ({ status: "ok", checks: { sqlite: "ok", analytics: "ok" } }) }),
+      opsRoutes({ metrics, isReady: () => ready, health: () => healthOf(db, analytics) }),
       apiRoutes({ accounts, streams, viewers, chat, audit: new AuditLog(db) }),
       openApiRoutes(),
       pageRoutes({ config, streams }),
@@ -150,6 +151,23 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     await runStops(stops, logger);
     throw e;
   }
+}
+
+/** Liveness with real probes: a read on SQLite and a query on DuckDB. */
+async function healthOf(db: Database, analytics: Analytics): Promise<{ status: "ok" | "degraded"; checks: Record<string, string> }> {
+  const checks: Record<string, string> = {};
+  try {
+    db.query("SELECT 1").get();
+    checks.sqlite = "ok";
+  } catch (e) {
+    checks.sqlite = `failing: ${(e as Error).message}`;
+  }
+  try {
+    checks.analytics = (await analytics.ping()) ? "ok" : "failing";
+  } catch (e) {
+    checks.analytics = `failing: ${(e as Error).message}`;
+  }
+  return { status: Object.values(checks).every((c) => c === "ok") ? "ok" : "degraded", checks };
 }
 
 async function runStops(stops: Array<() => void | Promise<void>>, logger: Logger): Promise<void> {

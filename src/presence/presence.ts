@@ -95,12 +95,6 @@ export class Presence {
     return out;
   }
 
-  /** The metas of one key (a viewer's sockets here). */
-  metas(key: string): Meta[] {
-    const e = this.entries.get(key);
-    return e ? metasOf(e) : [];
-  }
-
   untrack(key: string, ref: string): void {
     const e = this.entries.get(key);
     if (!e) return;

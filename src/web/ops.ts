@@ -6,13 +6,13 @@ import { json } from "./http-util.ts";
 export interface OpsDeps {
   metrics: Metrics;
   isReady: () => boolean;
-  health: () => { status: "ok" | "degraded"; checks: Record<string, string> };
+  health: () => Promise<{ status: "ok" | "degraded"; checks: Record<string, string> }>;
 }
 
 export function opsRoutes(d: OpsDeps) {
   return new Elysia()
-    .get("/healthz", () => {
-      const h = d.health();
+    .get("/healthz", async () => {
+      const h = await d.health();
       return json(200, h);
     })
     .get("/readyz", () => (d.isReady() ? json(200, { ready: true }) : json(503, { ready: false })))
