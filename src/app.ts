@@ -19,6 +19,8 @@ import { createLogger, type Logger } from "./runtime/logger.ts";
 import { Metrics } from "./runtime/metrics.ts";
 import { systemClock, type Clock } from "./runtime/time.ts";
 import { Streams } from "./streams/index.ts";
+import { Polls } from "./polls/index.ts";
+import { Reactions } from "./reactions/index.ts";
 import { Viewers } from "./viewers/index.ts";
 import { apiRoutes } from "./web/api/index.ts";
 import { openApiRoutes } from "./web/api/openapi.ts";
@@ -39,6 +41,8 @@ export interface App {
   streams: Streams;
   viewers: Viewers;
   chat: Chat;
+  reactions: Reactions;
+  polls: Polls;
   viewerTokenSecret: string | null;
   generatedAdminPassword: string | null;
   /** Drain: stop accepting, close sockets with 1012, close databases. Idempotent. */
@@ -50,6 +54,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Where the one-time admin password is shown (stderr by default, never the JSON log). */
   announce?: (text: string) => void;
+  /** Tests only: workers obey injected faults (crash, hang) so supervision can be tested. */
+  faultInjection?: boolean;
 }
 
 export async function startApp(config: Readonly<Config>, opts: StartOptions = {}): Promise<App> {
@@ -81,6 +87,21 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     metrics.counterFrom("hubbub_sqlite_group_commit_writes_total", "Writes committed through group commit.", () => gc.writes);
     stops.push(() => chat.close()); // after the final flush below has acked and broadcast
     stops.push(() => gc.close());
+    const restriction = (s: Parameters<Chat["restriction"]>[0], viewerId: string | null) => chat.restriction(s, viewerId);
+    // Reactions: counted in a supervised worker; stopped after the sockets close, so its last
+    // windows land in the rollup before group commit's final flush.
+    const reactions = new Reactions({ db, clock, gc, restriction, logger, faults: opts.faultInjection });
+    reactions.start();
+    stops.push(() => reactions.stop());
+    metrics.counterFrom("hubbub_reactions_accepted_total", "Reactions accepted (each is in exactly one published window).", () => reactions.accepted);
+    metrics.counterFrom("hubbub_reaction_windows_total", "reactions events published (one per stream per window with activity).", () => reactions.windowsPublished);
+    metrics.gauge("hubbub_reactions_unpublished", "Accepted reactions not yet in a published window.", () => reactions.unpublished);
+    metrics.counterFrom("hubbub_reactions_worker_crashes_total", "Reactions worker exits or hangs we did not ask for.", () => reactions.supervisor.crashes);
+    // Polls: overdue polls close now, before any viewer can join.
+    const polls = new Polls(db, clock, gc, streams, restriction, logger);
+    polls.start();
+    stops.push(() => polls.stop());
+    chat.addEraser({ name: "votes", erase: (tx, id) => polls.eraseVotes(tx, id), after: (id) => polls.afterErase(id) });
     const boot = await accounts.ensureBootstrapAdmin(config.adminPassword);
     if (boot.generatedPassword) {
       (opts.announce ?? ((t) => process.stderr.write(t)))(
@@ -94,9 +115,11 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     stops.push(() => analytics.close());
 
     // 5. The viewer socket hub and the HTTP server.
-    const hub = new Hub({ chat, streams, viewers, accounts, clock, logger, metrics });
+    const hub = new Hub({ chat, reactions, polls, streams, viewers, accounts, clock, logger, metrics });
     streams.setListener(hub);
     chat.setListener(hub);
+    reactions.setListener(hub);
+    polls.setListener(hub);
     const purge = setInterval(() => {
       try {
         const n = chat.purgeExpired();
@@ -111,11 +134,14 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     const upgrader = new Upgrader({ config, hub, tokens, viewers, proxies: new TrustedProxies(config.trustedProxies), clock, metrics });
     const lag = startLagMonitor(metrics);
     stops.push(() => clearInterval(lag));
-    const sweeper = setInterval(() => upgrader.sweep(clock.now()), 30_000);
+    const sweeper = setInterval(() => {
+      upgrader.sweep(clock.now());
+      reactions.sweep(clock.now());
+    }, 30_000);
     stops.push(() => clearInterval(sweeper));
     const app = buildApp(logger, [
-      opsRoutes({ metrics, isReady: () => ready, health: () => healthOf(db, analytics) }),
-      apiRoutes({ accounts, streams, viewers, chat, audit: new AuditLog(db) }),
+      opsRoutes({ metrics, isReady: () => ready, health: () => healthOf(db, analytics, reactions) }),
+      apiRoutes({ accounts, streams, viewers, chat, polls, audit: new AuditLog(db) }),
       openApiRoutes(),
       pageRoutes({ config, streams }),
     ]);
@@ -138,7 +164,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
 
     let stopping: Promise<void> | null = null;
     return {
-      config, url, port, server, hub, accounts, streams, viewers, chat,
+      config, url, port, server, hub, accounts, streams, viewers, chat, reactions, polls,
       viewerTokenSecret: secret,
       generatedAdminPassword: boot.generatedPassword,
       stop: () => (stopping ??= (async () => {
@@ -154,8 +180,10 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
 }
 
 /** Liveness with real probes: a read on SQLite and a query on DuckDB. */
-async function healthOf(db: Database, analytics: Analytics): Promise<{ status: "ok" | "degraded"; checks: Record<string, string> }> {
+async function healthOf(db: Database, analytics: Analytics, reactions: Reactions): Promise<{ status: "ok" | "degraded"; checks: Record<string, string> }> {
   const checks: Record<string, string> = {};
+  // A crash-looping or absent worker: reactions are kept and counted once it is back.
+  checks.reactions_worker = reactions.supervisor.health() === "ok" ? "ok" : `degraded (${reactions.supervisor.crashes} crashes)`;
   try {
     db.query("SELECT 1").get();
     checks.sqlite = "ok";

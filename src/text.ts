@@ -54,6 +54,8 @@ export const LIMITS = {
   chat: { graphemes: 500, bytes: 2048, singleLine: true },
   reason: { graphemes: 500, bytes: 2048, allowEmpty: true },
   announcement: { graphemes: 500, bytes: 2048 },
+  pollQuestion: { graphemes: 60, bytes: 240, singleLine: true, noInvisible: true },
+  pollOption: { graphemes: 25, bytes: 100, singleLine: true, noInvisible: true },
 } satisfies Record<string, TextLimits>;
 
 // emoji-regex is generated from Unicode's emoji data (RGI sequences) and kept current upstream.

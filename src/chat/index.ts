@@ -79,7 +79,15 @@ export type ModAction =
   | { action: "ban"; user_id: string; reason?: string | null }
   | { action: "unban"; user_id: string; reason?: string | null };
 
+/** Another domain's part of a viewer's erasure: runs inside the same transaction, then after commit. */
+export interface Eraser {
+  name: string;
+  erase(db: Database, viewerId: string): number;
+  after?(viewerId: string): void;
+}
+
 export class Chat {
+  private erasers: Eraser[] = [];
   private streamsState = new Map<string, StreamChat>();
   private inflight = new Map<string, Promise<Result<SendReply>>>();
   private closed = false;
@@ -95,6 +103,11 @@ export class Chat {
 
   setListener(l: ChatListener): void {
     this.listener = l;
+  }
+
+  /** Votes, analytics rows...: erased in the same transaction as the viewer's messages. */
+  addEraser(e: Eraser): void {
+    this.erasers.push(e);
   }
 
   private state(stream: StreamRecord): StreamChat {
@@ -414,10 +427,11 @@ export class Chat {
   // ---- erasure and retention ----
 
   /** Erases a viewer's messages (tombstones), held items and nonces, audited; clients are told. */
-  async eraseViewer(actor: Actor, viewerId: string): Promise<Result<{ viewer_id: string; messages: number; held: number }>> {
+  async eraseViewer(actor: Actor, viewerId: string): Promise<Result<{ viewer_id: string; messages: number; held: number } & Record<string, number | string>>> {
     const now = this.clock.now();
     const byStream = new Map<string, number[]>();
     let held = 0;
+    const others: Record<string, number> = {};
     await this.gc.run(() => {
       const rows = this.db.query<{ stream_id: string; seq: number }, [string]>("SELECT stream_id, seq FROM messages WHERE user_id = ? AND body IS NOT NULL").all(viewerId);
       for (const r of rows) (byStream.get(r.stream_id) ?? byStream.set(r.stream_id, []).get(r.stream_id)!).push(r.seq);
@@ -431,10 +445,12 @@ export class Chat {
       }
       held = this.db.query("DELETE FROM review_queue WHERE user_id = ?").run(viewerId).changes;
       this.db.query("DELETE FROM chat_nonces WHERE viewer_key = ?").run(viewerId);
-      recordAudit(this.db, { at: now, actor, action: AUDIT.erase, target: { type: "viewer", id: viewerId }, data: { messages: [...byStream.values()].reduce((n, s) => n + s.length, 0), held } });
+      for (const e of this.erasers) others[e.name] = e.erase(this.db, viewerId);
+      recordAudit(this.db, { at: now, actor, action: AUDIT.erase, target: { type: "viewer", id: viewerId }, data: { messages: [...byStream.values()].reduce((n, s) => n + s.length, 0), held, ...others } });
       // One row per affected stream too, so each stream's audit trail shows it.
       for (const [streamId, seqs] of byStream) recordAudit(this.db, { at: now, actor, action: AUDIT.erase, streamId, target: { type: "viewer", id: viewerId }, data: { messages: seqs.length } });
     });
+    for (const e of this.erasers) e.after?.(viewerId);
     // Mentions of the viewer were scrubbed in other streams' messages too.
     for (const st of this.streamsState.values()) st.lastHistory = null;
     for (const [streamId, seqs] of byStream) {
@@ -444,7 +460,7 @@ export class Chat {
       if (st) this.afterDeletion(stream, st, seqs, () => this.listener.deleted(stream, seqs.filter((s) => s <= st.visibleSeq)));
       else this.listener.deleted(stream, seqs);
     }
-    return ok({ viewer_id: viewerId, messages: [...byStream.values()].reduce((n, s) => n + s.length, 0), held });
+    return ok({ viewer_id: viewerId, messages: [...byStream.values()].reduce((n, s) => n + s.length, 0), held, ...others });
   }
 
   /**

@@ -34,6 +34,8 @@ export interface ChatServerOptions {
   clock?: ManualClock;
   dataDir?: string;
   port?: number;
+  /** Workers obey injected faults (tests of supervision). */
+  faultInjection?: boolean;
 }
 
 export async function startChatServer(opts: ChatServerOptions = {}): Promise<ChatServer> {
@@ -45,7 +47,7 @@ export async function startChatServer(opts: ChatServerOptions = {}): Promise<Cha
     // Many sockets from 127.0.0.1 in a short time: the per-IP connect rate is not under test here.
     const env = testEnv(port, dataDir, { HUBBUB_CONNECT_RATE_PER_IP: "0", ...opts.env });
     try {
-      const app = await startApp(loadConfig(env), { logger: silentLogger, announce: () => {}, ...(opts.clock ? { clock: opts.clock } : {}) });
+      const app = await startApp(loadConfig(env), { logger: silentLogger, announce: () => {}, faultInjection: opts.faultInjection, ...(opts.clock ? { clock: opts.clock } : {}) });
       return wrap(app, { ...opts, dataDir, port: app.port });
     } catch (e) {
       lastErr = e;

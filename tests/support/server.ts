@@ -61,13 +61,13 @@ export function tempDir(prefix = "hubbub-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startTestServer(env: Record<string, string> = {}, dataDir = tempDir()): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, dataDir = tempDir(), opts: { faultInjection?: boolean } = {}): Promise<TestServer> {
   let lastErr: unknown;
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = Number(env.HUBBUB_PORT ?? freePortCandidate());
     const fullEnv = testEnv(port, dataDir, env);
     try {
-      const app = await startApp(loadConfig(fullEnv), { logger: silentLogger, announce: () => {} });
+      const app = await startApp(loadConfig(fullEnv), { logger: silentLogger, announce: () => {}, faultInjection: opts.faultInjection });
       return wrap(app, fullEnv, dataDir);
     } catch (e) {
       lastErr = e;

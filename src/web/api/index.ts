@@ -9,11 +9,13 @@ import type { Streams } from "../../streams/index.ts";
 import type { Viewers } from "../../viewers/index.ts";
 import { Chat } from "../../chat/index.ts";
 import type { AuditLog } from "../../audit/index.ts";
+import type { Polls } from "../../polls/index.ts";
 import { csvRow, streamPages } from "../export.ts";
 import { apiError, json, page, parsePaging, refusalResponse } from "../http-util.ts";
 
 export interface ApiDeps {
   chat: Chat;
+  polls: Polls;
   audit: AuditLog;
   accounts: Accounts;
   streams: Streams;
@@ -173,6 +175,26 @@ export function apiRoutes(d: ApiDeps) {
         const rows = d.audit.list({ ...q, afterId: p.after ? Number(p.after) : undefined, limit: p.limit + 1 });
         return json(200, page(rows, p.limit, (r) => r.id));
       }))
+      // ---- polls ----
+      .post("/streams/:slug/polls", guarded(d, "moderation", async (actor, { params, body }) => {
+        const s = stream(params.slug!);
+        if (!s) return apiError("not_found", `no stream ${params.slug}`);
+        const b = objectBody(body);
+        if (b instanceof Response) return b;
+        return respond(await d.polls.openPoll(actor, s, b), 201);
+      }))
+      .get("/streams/:slug/polls", guarded(d, "moderation", (_a, { params, query }) => {
+        const s = stream(params.slug!);
+        if (!s) return apiError("not_found", `no stream ${params.slug}`);
+        const p = parsePaging(query);
+        if (p instanceof Response) return p;
+        return json(200, page(d.polls.list(s, p.after, p.limit + 1), p.limit, (x) => x.id));
+      }))
+      .get("/polls/:id", guarded(d, "moderation", (_a, { params }) => {
+        const found = d.polls.find(params.id!);
+        return found ? json(200, found.poll) : apiError("not_found", `no poll ${params.id}`);
+      }))
+      .post("/polls/:id/close", guarded(d, "moderation", async (actor, { params }) => respond(await d.polls.closePoll(actor, params.id!))))
       // ---- accounts and keys ----
       .post("/accounts", guarded(d, "admin", async (actor, { body }) => respond(await accounts.create(actor, body), 201)))
       .get("/accounts", guarded(d, "admin", (_a, { query }) => {

@@ -44,6 +44,12 @@ export const ROUTES: Record<string, Partial<Record<"get" | "post" | "patch" | "p
   "/api/v1/streams/{slug}/review-queue": {
     get: { summary: "Review queue items (held messages); status=pending|approved|denied|escalated|expired|all", scope: "moderation", status: 200, query: ["status", ...paging] },
   },
+  "/api/v1/streams/{slug}/polls": {
+    post: { summary: "Open a poll (one open poll per stream, else 409 conflict); broadcasts poll:open; audited", scope: "moderation", status: 201, body: { question: { type: "string", description: "at most 60 characters" }, options: { type: "array", items: { type: "string", description: "at most 25 characters" }, minItems: 2, maxItems: 5 }, duration_s: { type: "integer", minimum: 15, maximum: 1800 } } },
+    get: { summary: "A stream's polls, newest first, with tallies (final once closed)", scope: "moderation", status: 200, query: paging },
+  },
+  "/api/v1/polls/{id}": { get: { summary: "Read a poll: {id, question, options, tallies, total, opened_at, closes_at, status, winner}", scope: "moderation", status: 200 } },
+  "/api/v1/polls/{id}/close": { post: { summary: "Close a poll early; broadcasts poll:close with final tallies and winner; audited", scope: "moderation", status: 200 } },
   "/api/v1/review-queue/{id}/approve": { post: { summary: "Approve: a held message is published with a new seq (sender notified held_approved)", scope: "moderation", status: 200, body: { reason: str } } },
   "/api/v1/review-queue/{id}/deny": { post: { summary: "Deny: a held message is dropped (sender notified held_denied)", scope: "moderation", status: 200, body: { reason: str } } },
   "/api/v1/review-queue/{id}/escalate": { post: { summary: "Escalate to admins", scope: "moderation", status: 200, body: { reason: str } } },

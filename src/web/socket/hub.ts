@@ -19,6 +19,10 @@ import { randomToken } from "../../runtime/ids.ts";
 import { Conn, JOIN_BURST, JOIN_RATE_PER_S, type Channel } from "./conn.ts";
 import { decodeBinary, decodeText, encodeBroadcast, encodeControl, encodePush, encodePushRaw, encodeReply, type Frame } from "./protocol.ts";
 import { Room } from "./room.ts";
+import type { Reactions, ReactionsListener, ReactionsPayload } from "../../reactions/index.ts";
+import { REACTIONS } from "../../reactions/events.ts";
+import type { Polls, PollsListener, PollView } from "../../polls/index.ts";
+import { POLL_CLOSE, POLL_OPEN, POLL_UPDATE } from "../../polls/events.ts";
 
 export type WS = ServerWebSocket<Conn>;
 
@@ -31,6 +35,8 @@ export const CLOSE = { normal: 1000, goingAway: 1001, invalidData: 1007, policy:
 
 export interface HubDeps {
   chat: Chat;
+  reactions: Reactions;
+  polls: Polls;
   streams: Streams;
   viewers: Viewers;
   accounts: Accounts;
@@ -44,7 +50,7 @@ const FLOOD_REFUSALS = 40;
 const FLOOD_WINDOW_MS = 10_000;
 export const FLOOD_COOLDOWN_MS = 30_000;
 
-export class Hub implements StreamListener, ChatListener {
+export class Hub implements StreamListener, ChatListener, ReactionsListener, PollsListener {
   private server: Server<Conn> | null = null;
   readonly sockets = new Set<WS>();
   // A viewer's sockets: the socket itself while it has one (the common case), a Set beyond that.
@@ -58,7 +64,7 @@ export class Hub implements StreamListener, ChatListener {
   private readonly bootId = randomToken(6);
   private nextPhxRef = 1;
   private cooldowns = new Map<string, number>(); // viewer id or IP -> refused until
-  private m: { joins: Counter; framesIn: Counter; framesOut: Counter; errors: Counter; chat: Counter };
+  private m: { joins: Counter; framesIn: Counter; framesOut: Counter; errors: Counter; chat: Counter; reactions: Counter; votes: Counter };
 
   constructor(private deps: HubDeps) {
     const { metrics } = deps;
@@ -70,6 +76,8 @@ export class Hub implements StreamListener, ChatListener {
       framesOut: metrics.counter("hubbub_frames_out_total", "Frames sent to viewer sockets (a broadcast counts once per subscriber)."),
       errors: metrics.counter("hubbub_errors_total", "Error replies and protocol violations, by reason."),
       chat: metrics.counter("hubbub_chat_messages_total", "chat:send answered, by status (published, held) or refusal reason."),
+      reactions: metrics.counter("hubbub_reactions_total", "reaction:send answered, by status (accepted) or refusal reason."),
+      votes: metrics.counter("hubbub_poll_votes_total", "poll:vote answered, by status (accepted) or refusal reason."),
     };
   }
 
@@ -263,7 +271,7 @@ export class Hub implements StreamListener, ChatListener {
     // history stops at the last broadcast seq, so nothing is doubled and nothing is missed.
     const { history, recovered, seq } = this.deps.chat.joinHistory(s, params);
     this.reply(ws, f.joinRef, f.ref, f.topic, "ok", {
-      stream: room.view, me, history, recovered, seq, epoch: s.epoch, viewers: room.presence.count, poll: null,
+      stream: room.view, me, history, recovered, seq, epoch: s.epoch, viewers: room.presence.count, poll: this.deps.polls.current(s),
     });
     // Presence as of the last flush; the next diff (already subscribed) brings it up to date.
     this.send(ws, encodePushRaw(f.joinRef, f.topic, "presence_state", room.presence.stateJson));
@@ -345,11 +353,33 @@ export class Hub implements StreamListener, ChatListener {
         const watching = [...new Set(ids as string[])].filter((id) => room.presence.has(id));
         return this.reply(ws, ch.joinRef, f.ref, f.topic, "ok", { watching });
       }
+      case "reaction:send": {
+        const c = ws.data;
+        const r = this.deps.reactions.send(room.stream, { key: this.senderKey(c), viewerId: c.viewer?.id ?? null }, f.payload);
+        this.m.reactions.inc(1, { status: r.ok ? "accepted" : r.code });
+        return this.answer(ws, ch.joinRef, f, r);
+      }
+      case "poll:vote": {
+        const c = ws.data;
+        const s = room.stream;
+        const joinRef = ch.joinRef;
+        this.deps.polls
+          .vote(s, { key: this.senderKey(c), viewerId: c.viewer?.id ?? null }, f.payload)
+          .then((r) => {
+            this.m.votes.inc(1, { status: r.ok ? "accepted" : r.code });
+            this.answer(ws, joinRef, f, r);
+          })
+          .catch((e) => {
+            this.deps.logger.error("poll vote failed", { stream: s.slug, error: e });
+            this.error(ws, f, "unavailable", "the vote could not be stored; it was not counted");
+          });
+        return;
+      }
       case "chat:send": {
         const c = ws.data;
         const s = room.stream;
         const sender: ChatSender = {
-          key: c.viewer?.id ?? `guest:${this.bootId}:${c.id}`,
+          key: this.senderKey(c),
           viewerId: c.viewer?.id ?? null,
           name: c.viewer?.name ?? c.guestName,
           badges: c.viewer?.badges ?? [],
@@ -415,7 +445,12 @@ export class Hub implements StreamListener, ChatListener {
     if (r.retryAfterMs !== undefined) extra.retry_after_ms = r.retryAfterMs;
     if (r.fields) extra.fields = r.fields;
     this.error(ws, f, r.code, r.message, extra);
-    if (r.code === "rate_limited" || r.code === "slow_mode" || r.code === "duplicate") this.countRefusal(ws);
+    if (r.code === "rate_limited" || r.code === "slow_mode" || r.code === "duplicate" || r.code === "already_voted") this.countRefusal(ws);
+  }
+
+  /** Who a rate limit or a vote belongs to: the viewer id, or the guest's socket (unique across restarts). */
+  private senderKey(c: Conn): string {
+    return c.viewer?.id ?? `guest:${this.bootId}:${c.id}`;
   }
 
   private countRefusal(ws: WS): void {
@@ -471,6 +506,24 @@ export class Hub implements StreamListener, ChatListener {
       const ch = ws.data.channel(topic);
       if (ch) this.send(ws, encodePush(ch.joinRef, topic, NOTICE, payload));
     }
+  }
+
+  // ---- reactions and polls ----
+
+  reactions(slug: string, payload: ReactionsPayload): void {
+    this.broadcast(`stream:${slug}`, REACTIONS, payload);
+  }
+
+  pollOpened(slug: string, poll: PollView): void {
+    this.broadcast(`stream:${slug}`, POLL_OPEN, poll);
+  }
+
+  pollUpdated(slug: string, update: { id: string; tallies: number[]; total: number }): void {
+    this.broadcast(`stream:${slug}`, POLL_UPDATE, update);
+  }
+
+  pollClosed(slug: string, poll: PollView): void {
+    this.broadcast(`stream:${slug}`, POLL_CLOSE, poll);
   }
 
   // ---- domain listener: broadcasts after commit ----

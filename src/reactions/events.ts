@@ -1,0 +1,2 @@
+// Reactions' names: the socket event on `stream:<slug>`.
+export const REACTIONS = "reactions";
