@@ -8,7 +8,7 @@ import { Accounts } from "./accounts/index.ts";
 import { Analytics } from "./analytics/index.ts";
 import { AuditLog } from "./audit/index.ts";
 import { Chat } from "./chat/index.ts";
-import { minimalHook } from "./chat/moderation-hook.ts";
+import { Moderation } from "./moderation/index.ts";
 import { GroupCommit } from "./runtime/group-commit.ts";
 import type { Config } from "./config.ts";
 import { closeSqlite, migrate, openSqlite } from "./db/sqlite.ts";
@@ -43,6 +43,7 @@ export interface App {
   chat: Chat;
   reactions: Reactions;
   polls: Polls;
+  moderation: Moderation;
   viewerTokenSecret: string | null;
   generatedAdminPassword: string | null;
   /** Drain: stop accepting, close sockets with 1012, close databases. Idempotent. */
@@ -82,11 +83,18 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     const accounts = new Accounts(db, clock, config.adminApiKey);
     const streams = new Streams(db, clock, accounts, gc);
     const viewers = new Viewers(db, clock);
-    const chat = new Chat(db, clock, gc, streams, minimalHook);
+    // Moderation: the pipeline's worker pool. Until a worker is ready, messages get the inline pattern stage.
+    const moderation = new Moderation({
+      logger, workers: config.moderationWorkers, classifierUrl: config.classifierUrl, classifierTimeoutMs: config.classifierTimeoutMs,
+      classifierMaxInFlight: config.classifierMaxInFlight, faults: opts.faultInjection,
+    });
+    moderation.start();
+    const chat = new Chat(db, clock, gc, streams, moderation);
     metrics.counterFrom("hubbub_sqlite_group_commits_total", "Group-commit transactions.", () => gc.batches);
     metrics.counterFrom("hubbub_sqlite_group_commit_writes_total", "Writes committed through group commit.", () => gc.writes);
     stops.push(() => chat.close()); // after the final flush below has acked and broadcast
     stops.push(() => gc.close());
+    stops.push(() => moderation.stop()); // decides what is still in flight, before the final flush
     const restriction = (s: Parameters<Chat["restriction"]>[0], viewerId: string | null) => chat.restriction(s, viewerId);
     // Reactions: counted in a supervised worker; stopped after the sockets close, so its last
     // windows land in the rollup before group commit's final flush.
@@ -97,11 +105,19 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     metrics.counterFrom("hubbub_reaction_windows_total", "reactions events published (one per stream per window with activity).", () => reactions.windowsPublished);
     metrics.gauge("hubbub_reactions_unpublished", "Accepted reactions not yet in a published window.", () => reactions.unpublished);
     metrics.counterFrom("hubbub_reactions_worker_crashes_total", "Reactions worker exits or hangs we did not ask for.", () => reactions.supervisor.crashes);
+    metrics.counterFrom("hubbub_moderation_checked_total", "Messages through the moderation pipeline.", () => moderation.counts.checked);
+    metrics.counterFrom("hubbub_moderation_inline_total", "Messages decided by the inline pattern stage (no worker up, or too slow).", () => moderation.counts.inline);
+    metrics.counterFrom("hubbub_moderation_retried_total", "Messages sent again after their worker died.", () => moderation.counts.retried);
+    metrics.counterFrom("hubbub_moderation_failed_total", "Messages held for review after two workers died on them.", () => moderation.counts.failed);
+    metrics.counterFrom("hubbub_moderation_held_total", "Pipeline decisions: hold.", () => moderation.counts.held);
+    metrics.counterFrom("hubbub_moderation_blocked_total", "Pipeline decisions: block.", () => moderation.counts.blocked);
+    metrics.counterFrom("hubbub_classifier_skipped_total", "Messages that skipped the external classifier (down, breaker open, busy).", () => moderation.classifierSkips);
+    metrics.counterFrom("hubbub_moderation_worker_crashes_total", "Moderation worker exits or hangs we did not ask for.", () => moderation.health().crashes);
     // Polls: overdue polls close now, before any viewer can join.
     const polls = new Polls(db, clock, gc, streams, restriction, logger);
     polls.start();
     stops.push(() => polls.stop());
-    chat.addEraser({ name: "votes", erase: (tx, id) => polls.eraseVotes(tx, id), after: (id) => polls.afterErase(id) });
+    chat.addEraser({ name: "votes", erase: (tx, id) => polls.eraseVotes(tx, id), after: (_id, erased) => polls.afterErase(erased as Parameters<Polls["afterErase"]>[0]) });
     const boot = await accounts.ensureBootstrapAdmin(config.adminPassword);
     if (boot.generatedPassword) {
       (opts.announce ?? ((t) => process.stderr.write(t)))(
@@ -140,7 +156,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     }, 30_000);
     stops.push(() => clearInterval(sweeper));
     const app = buildApp(logger, [
-      opsRoutes({ metrics, isReady: () => ready, health: () => healthOf(db, analytics, reactions) }),
+      opsRoutes({ metrics, isReady: () => ready, health: () => healthOf(db, analytics, reactions, moderation) }),
       apiRoutes({ accounts, streams, viewers, chat, polls, audit: new AuditLog(db) }),
       openApiRoutes(),
       pageRoutes({ config, streams }),
@@ -164,7 +180,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
 
     let stopping: Promise<void> | null = null;
     return {
-      config, url, port, server, hub, accounts, streams, viewers, chat, reactions, polls,
+      config, url, port, server, hub, accounts, streams, viewers, chat, reactions, polls, moderation,
       viewerTokenSecret: secret,
       generatedAdminPassword: boot.generatedPassword,
       stop: () => (stopping ??= (async () => {
@@ -180,8 +196,13 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
 }
 
 /** Liveness with real probes: a read on SQLite and a query on DuckDB. */
-async function healthOf(db: Database, analytics: Analytics, reactions: Reactions): Promise<{ status: "ok" | "degraded"; checks: Record<string, string> }> {
+async function healthOf(db: Database, analytics: Analytics, reactions: Reactions, moderation: Moderation): Promise<{ status: "ok" | "degraded"; checks: Record<string, string> }> {
   const checks: Record<string, string> = {};
+  // Degraded: no worker up (the pattern stage runs inline) or crash-looping; chat keeps flowing.
+  const mh = moderation.health();
+  checks.moderation_workers = mh.status === "ok" ? "ok" : `degraded (${mh.workers_up}/${mh.workers} up, ${mh.crashes} crashes)`;
+  // The external classifier: an open breaker means messages skip the stage (counted in /metrics).
+  if (mh.classifier !== "lexicon") checks.classifier = mh.classifier === "closed" ? "ok" : `degraded (breaker ${mh.classifier}, ${moderation.classifierSkips} skipped)`;
   // A crash-looping or absent worker: reactions are kept and counted once it is back.
   checks.reactions_worker = reactions.supervisor.health() === "ok" ? "ok" : `degraded (${reactions.supervisor.crashes} crashes)`;
   try {

@@ -23,6 +23,8 @@ export interface Config {
   logLevel: LogLevel;
   classifierUrl: string | null;
   classifierTimeoutMs: number;
+  classifierMaxInFlight: number;
+  moderationWorkers: number;
   trustedProxies: Cidr[];
   maxSocketsPerViewer: number;
   connectRatePerIp: number;
@@ -64,6 +66,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logLevel: r.oneOf("HUBBUB_LOG_LEVEL", ["debug", "info", "warn", "error"] as const, "info"),
     classifierUrl: r.url("HUBBUB_CLASSIFIER_URL", ["http:", "https:"]),
     classifierTimeoutMs: r.int("HUBBUB_CLASSIFIER_TIMEOUT_MS", 150, 20, 5000),
+    classifierMaxInFlight: r.int("HUBBUB_CLASSIFIER_MAX_IN_FLIGHT", 64, 1, 10_000),
+    moderationWorkers: r.int("HUBBUB_MODERATION_WORKERS", 1, 1, 16),
     trustedProxies: r.cidrs("HUBBUB_TRUSTED_PROXIES"),
     maxSocketsPerViewer: r.int("HUBBUB_MAX_SOCKETS_PER_VIEWER", 10, 1, 1000),
     connectRatePerIp: r.int("HUBBUB_CONNECT_RATE_PER_IP", 50, 0, 1_000_000),

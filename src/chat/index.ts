@@ -82,8 +82,9 @@ export type ModAction =
 /** Another domain's part of a viewer's erasure: runs inside the same transaction, then after commit. */
 export interface Eraser {
   name: string;
-  erase(db: Database, viewerId: string): number;
-  after?(viewerId: string): void;
+  /** Inside the erasure transaction: returns how many rows went, and what `after` needs to know. */
+  erase(db: Database, viewerId: string): { count: number; detail?: unknown };
+  after?(viewerId: string, detail: unknown): void;
 }
 
 export class Chat {
@@ -217,7 +218,7 @@ export class Chat {
     const refusal = st.rules.admit(s, sender.key, privileged, body.value, now);
     if (refusal) return refusal;
 
-    const decision = await this.hook.check(body.value, s);
+    const decision = await this.hook.check(body.value, s, { streamId: stream.id, sender: sender.key });
     const mentions = resolveMentions([...body.value.matchAll(MENTION)].map((m) => m[1]!));
     const base = { streamId: stream.id, userId: sender.viewerId, userName: sender.name, badges: sender.badges, body: body.value, replyTo, mentions };
     const actor: Actor = { type: "system" };
@@ -432,6 +433,7 @@ export class Chat {
     const byStream = new Map<string, number[]>();
     let held = 0;
     const others: Record<string, number> = {};
+    const details: unknown[] = [];
     await this.gc.run(() => {
       const rows = this.db.query<{ stream_id: string; seq: number }, [string]>("SELECT stream_id, seq FROM messages WHERE user_id = ? AND body IS NOT NULL").all(viewerId);
       for (const r of rows) (byStream.get(r.stream_id) ?? byStream.set(r.stream_id, []).get(r.stream_id)!).push(r.seq);
@@ -445,12 +447,17 @@ export class Chat {
       }
       held = this.db.query("DELETE FROM review_queue WHERE user_id = ?").run(viewerId).changes;
       this.db.query("DELETE FROM chat_nonces WHERE viewer_key = ?").run(viewerId);
-      for (const e of this.erasers) others[e.name] = e.erase(this.db, viewerId);
+      details.length = 0;
+      for (const e of this.erasers) {
+        const r = e.erase(this.db, viewerId);
+        others[e.name] = r.count;
+        details.push(r.detail);
+      }
       recordAudit(this.db, { at: now, actor, action: AUDIT.erase, target: { type: "viewer", id: viewerId }, data: { messages: [...byStream.values()].reduce((n, s) => n + s.length, 0), held, ...others } });
       // One row per affected stream too, so each stream's audit trail shows it.
       for (const [streamId, seqs] of byStream) recordAudit(this.db, { at: now, actor, action: AUDIT.erase, streamId, target: { type: "viewer", id: viewerId }, data: { messages: seqs.length } });
     });
-    for (const e of this.erasers) e.after?.(viewerId);
+    this.erasers.forEach((e, i) => e.after?.(viewerId, details[i]));
     // Mentions of the viewer were scrubbed in other streams' messages too.
     for (const st of this.streamsState.values()) st.lastHistory = null;
     for (const [streamId, seqs] of byStream) {

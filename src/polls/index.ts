@@ -52,6 +52,7 @@ interface OpenPoll {
   voters: Set<string>;
   dirty: boolean;
   closing: boolean; // refuses votes from the moment a close starts
+  committed: boolean; // claimed in memory before its insert commits; shown to nobody until then
 }
 
 interface PollRow {
@@ -66,6 +67,12 @@ interface PollRow {
   tallies: string | null;
   total: number | null;
   winner: number | null;
+}
+
+interface ErasedVote {
+  poll_id: string;
+  voter_key: string;
+  option: number;
 }
 
 const TICK_MS = 250; // poll:update at most 4 a second
@@ -108,7 +115,7 @@ export class Polls {
       for (const v of voters) tallies[v.option]!++;
       this.remember({
         id: r.id, streamId: r.stream_id, slug: stream.slug, question: r.question, options, tallies, total: voters.length,
-        openedAt: r.opened_at, closesAt: r.closes_at, voters: new Set(voters.map((v) => v.voter_key)), dirty: false, closing: false,
+        openedAt: r.opened_at, closesAt: r.closes_at, voters: new Set(voters.map((v) => v.voter_key)), dirty: false, closing: false, committed: true,
       });
     }
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -132,12 +139,13 @@ export class Polls {
   /** The join reply's `poll`: the stream's open poll, or null. */
   current(stream: StreamRecord): PollView | null {
     const p = this.byStream.get(stream.id);
-    return p && !p.closing ? openView(p) : null;
+    return p && p.committed && !p.closing ? openView(p) : null;
   }
 
   find(id: string): { stream_id: string; poll: PollView } | undefined {
     const p = this.byId.get(id);
-    if (p) return { stream_id: p.streamId, poll: openView(p) };
+    if (p?.committed) return { stream_id: p.streamId, poll: openView(p) };
+    if (p) return undefined;
     const r = this.db.query<PollRow, [string]>("SELECT * FROM polls WHERE id = ?").get(id);
     return r ? { stream_id: r.stream_id, poll: this.rowView(r) } : undefined;
   }
@@ -180,7 +188,7 @@ export class Polls {
     const now = this.clock.now();
     const p: OpenPoll = {
       id: newId(), streamId: stream.id, slug: stream.slug, question, options, tallies: options.map(() => 0), total: 0,
-      openedAt: now, closesAt: now + duration_s * 1000, voters: new Set(), dirty: false, closing: false,
+      openedAt: now, closesAt: now + duration_s * 1000, voters: new Set(), dirty: false, closing: false, committed: false,
     };
     // Claimed in memory before the commit, so a second open in the same instant is a conflict too.
     this.remember(p);
@@ -195,6 +203,7 @@ export class Polls {
       if (e instanceof Error && /UNIQUE constraint failed/.test(e.message)) return refuse("conflict", "this stream already has an open poll; close it first");
       throw e;
     }
+    p.committed = true;
     const view = openView(p);
     this.listener.pollOpened(p.slug, view);
     return ok(view);
@@ -203,7 +212,8 @@ export class Polls {
   /** Closes a poll early (moderator). */
   async closePoll(actor: Actor, id: string): Promise<Result<PollView>> {
     const p = this.byId.get(id);
-    if (!p) {
+    if (!p || !p.committed) {
+      if (p) return refuse("conflict", "this poll is still being opened");
       const r = this.db.query<PollRow, [string]>("SELECT * FROM polls WHERE id = ?").get(id);
       if (!r) return refuse("not_found", `no poll ${id}`);
       return refuse("closed", "this poll is already closed");
@@ -217,7 +227,7 @@ export class Polls {
     const v = parseVote(payload);
     if (!v.ok) return v;
     const p = this.byId.get(v.value.pollId);
-    if (!p || p.streamId !== stream.id) {
+    if (!p || !p.committed || p.streamId !== stream.id) {
       const known = this.db.query<{ stream_id: string }, [string]>("SELECT stream_id FROM polls WHERE id = ?").get(v.value.pollId);
       return known && known.stream_id === stream.id ? refuse("closed", "this poll is closed") : refuse("not_found", "no such poll in this stream");
     }
@@ -277,7 +287,7 @@ export class Polls {
   private tick(): void {
     const now = this.clock.now();
     for (const p of [...this.byId.values()]) {
-      if (p.closing) continue;
+      if (p.closing || !p.committed) continue;
       if (now >= p.closesAt) {
         this.close(p, { type: "system" }, "deadline").catch((e) => this.logger.error("poll close failed", { poll: p.id, error: e }));
         continue;
@@ -292,17 +302,26 @@ export class Polls {
   // ---- erasure ----
 
   /** Inside the erasure transaction: a viewer's votes go. Closed polls keep their final totals. */
-  eraseVotes(db: Database, viewerId: string): number {
-    return db.query("DELETE FROM poll_votes WHERE viewer_id = ?").run(viewerId).changes;
+  eraseVotes(db: Database, viewerId: string): { count: number; detail: ErasedVote[] } {
+    const rows = db.query<ErasedVote, [string]>("DELETE FROM poll_votes WHERE viewer_id = ? RETURNING poll_id, voter_key, option").all(viewerId);
+    return { count: rows.length, detail: rows };
   }
 
-  /** After the erasure committed: open polls recount from the table. */
-  afterErase(viewerId: string): void {
-    for (const p of this.byId.values()) {
-      if (!p.voters.delete(viewerId)) continue;
-      p.tallies = this.talliesInDb(p.id, p.options.length);
-      p.total = p.tallies.reduce((a, b) => a + b, 0);
-      p.dirty = true;
+  /**
+   * After the erasure committed: exactly the deleted votes come off the open polls' tallies. Not a
+   * recount: a vote of the same viewer committed in the same batch, after the delete, is stored and
+   * adds itself once its own commit returns.
+   */
+  afterErase(erased: ErasedVote[]): void {
+    for (const v of erased) {
+      const p = this.byId.get(v.poll_id);
+      if (!p) continue;
+      p.voters.delete(v.voter_key);
+      if (p.tallies[v.option] !== undefined && p.tallies[v.option]! > 0) {
+        p.tallies[v.option]!--;
+        p.total--;
+        p.dirty = true;
+      }
     }
   }
 }

@@ -41,7 +41,8 @@ export function parseNewPoll(input: unknown): Result<NewPoll> {
 export function parseVote(p: Record<string, unknown>): Result<{ pollId: string; option: number }> {
   for (const k of Object.keys(p)) if (k !== "poll_id" && k !== "option") return refuse("invalid_payload", `unknown field ${k.slice(0, 64)}`);
   if (typeof p.poll_id !== "string" || p.poll_id.length === 0 || p.poll_id.length > 64) return refuse("invalid_payload", "poll_id: the poll's id");
-  if (typeof p.option !== "number" || !Number.isInteger(p.option)) return refuse("invalid_option", "option: the 0-based index of an option");
+  if (typeof p.option !== "number") return refuse("invalid_payload", "option: the 0-based index of an option");
+  if (!Number.isInteger(p.option)) return refuse("invalid_option", "option: the 0-based index of an option");
   return ok({ pollId: p.poll_id, option: p.option });
 }
 

@@ -1,5 +1,6 @@
 // Per-stream settings: defaults, validation of a PATCH, and the public view's `modes`. Pure.
 import { ok, refuse, type Result } from "../errors.ts";
+import { isRegexTerm, regexTermProblem } from "../moderation/regex-terms.ts";
 import { isEmoji } from "../text.ts";
 
 export interface RateLimit {
@@ -86,13 +87,9 @@ const blockedTerms: Check = (v) => {
   if (!Array.isArray(v) || v.length > 1000) return "a list of up to 1000 terms";
   for (const t of v) {
     if (typeof t !== "string" || t.length < 2 || t.length > 500) return "terms of 2 to 500 characters";
-    if (t.startsWith("/") && t.endsWith("/") && t.length > 2) {
-      // Only a compile check here; the moderation pipeline adds the catastrophic-backtracking check.
-      try {
-        new RegExp(t.slice(1, -1), "u");
-      } catch {
-        return `a valid regular expression: ${t}`;
-      }
+    if (isRegexTerm(t)) {
+      const problem = regexTermProblem(t);
+      if (problem) return problem;
     } else if (/\S\*\S/.test(t)) return "`*` only at a word's start or end";
   }
   return null;
