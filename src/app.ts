@@ -145,6 +145,11 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
       }
     }, 3_600_000);
     stops.push(() => clearInterval(purge));
+    // Review items nobody decided within the stream's review_expiry_s expire (audited).
+    const expiry = setInterval(() => {
+      chat.expireReviews().catch((e) => logger.error("review expiry failed", { error: e }));
+    }, 10_000);
+    stops.push(() => clearInterval(expiry));
     viewers.setRevokeListener((id) => hub.revokeViewer(id));
     const tokens = new ViewerTokens({ secret, jwksUrl: config.viewerJwksUrl, audience: config.viewerTokenAudience, issuer: config.viewerTokenIssuer });
     const upgrader = new Upgrader({ config, hub, tokens, viewers, proxies: new TrustedProxies(config.trustedProxies), clock, metrics });

@@ -15,6 +15,8 @@ export const AUDIT = {
   approve: "review.approve",
   deny: "review.deny",
   escalate: "review.escalate",
+  report: "review.report",
+  expire: "review.expire",
   erase: "viewer.erase",
   purge: "chat.purge",
 } as const;

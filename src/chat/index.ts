@@ -14,6 +14,7 @@ import { cleanText, isEmoteOnly, LIMITS } from "../text.ts";
 import { AUDIT } from "./events.ts";
 import type { ModerationHook } from "./moderation-hook.ts";
 import { ChatRules } from "./rules.ts";
+import { KeyedBuckets } from "../runtime/token-bucket.ts";
 import * as store from "./store.ts";
 import type { HistoryItem, MessageView } from "./store.ts";
 
@@ -43,6 +44,17 @@ export interface JoinHistory {
   recovered: boolean;
   seq: number;
 }
+
+/** A change in the review queue, for live dashboards (they subscribe with `onQueue`). */
+export interface QueueEvent {
+  stream_id: string;
+  change: "added" | "approved" | "denied" | "escalated" | "expired";
+  item: ReturnType<typeof store.queueView>;
+}
+
+/** This many held messages of one viewer within the window escalate them to admins automatically. */
+export const AUTO_ESCALATE_HELD = 3;
+export const AUTO_ESCALATE_WINDOW_MS = 10 * 60_000;
 
 const HISTORY_LIMIT = 50;
 /** At most this many tombstones of earlier seqs ride along with a recovery. */
@@ -89,6 +101,8 @@ export interface Eraser {
 
 export class Chat {
   private erasers: Eraser[] = [];
+  private queueListeners = new Set<(e: QueueEvent) => void>();
+  private reportBuckets = new KeyedBuckets(0.2, 5); // reports per viewer: 5 at once, then one per 5 s
   private streamsState = new Map<string, StreamChat>();
   private inflight = new Map<string, Promise<Result<SendReply>>>();
   private closed = false;
@@ -104,6 +118,26 @@ export class Chat {
 
   setListener(l: ChatListener): void {
     this.listener = l;
+  }
+
+  /** Review-queue changes as they commit (the dashboard's live queue). Returns the unsubscribe. */
+  onQueue(fn: (e: QueueEvent) => void): () => void {
+    this.queueListeners.add(fn);
+    return () => this.queueListeners.delete(fn);
+  }
+
+  private queueChanged(change: QueueEvent["change"], ids: string[]): void {
+    if (this.queueListeners.size === 0) return;
+    for (const id of ids) {
+      const row = store.findQueueItem(this.db, id);
+      if (!row) continue;
+      const e: QueueEvent = { stream_id: row.stream_id, change, item: store.queueView(row) };
+      for (const fn of this.queueListeners) {
+        try {
+          fn(e);
+        } catch {} // a listener's bug must not undo a committed change
+      }
+    }
   }
 
   /** Votes, analytics rows...: erased in the same transaction as the viewer's messages. */
@@ -231,11 +265,14 @@ export class Chat {
     if (decision.action === "hold") {
       const heldId = newId();
       const answer: SendReply = { status: "held", held_id: heldId };
-      await this.gc.run((db) => {
-        store.insertHeld(db, { ...base, id: heldId, reasons: decision.reasons, scores: decision.scores, at: now });
+      const escalated = await this.gc.run((db) => {
+        store.insertHeld(db, { ...base, id: heldId, reasons: decision.reasons, scores: decision.scores, at: now, expiresAt: now + s.review_expiry_s * 1000 });
         recordAudit(db, { at: now, actor, action: AUDIT.hold, streamId: stream.id, target: { type: "review_item", id: heldId }, reason: decision.reasons.join(", "), data: { user_id: sender.viewerId, scores: decision.scores } });
         if (nonce) store.saveNonce(db, sender.key, nonce, stream.id, answer, now);
+        return sender.viewerId ? this.autoEscalate(db, stream.id, sender.viewerId, now) : [];
       });
+      this.queueChanged("added", [heldId]);
+      this.queueChanged("escalated", escalated);
       return ok(answer);
     }
     // Moderators and the creator skip the chat delay (the delay is there for them to act).
@@ -378,16 +415,35 @@ export class Chat {
 
   queueView = store.queueView;
 
-  /** approve publishes a held message with a new seq; deny drops it; escalate hands it to admins. */
-  async decide(actor: Actor, id: string, verdict: "approve" | "deny" | "escalate", reasonRaw: unknown): Promise<Result<ReturnType<typeof store.queueView>>> {
+  /**
+   * approve: a held message is published with a new seq; a report is upheld (the message is
+   * deleted, and with `timeout_s` or `ban` its author is timed out or banned). deny: a held message
+   * is dropped, a report dismissed. escalate: handed to admins. One transaction with its audit rows.
+   */
+  async decide(actor: Actor, id: string, verdict: "approve" | "deny" | "escalate", input: unknown): Promise<Result<ReturnType<typeof store.queueView>>> {
+    const body = (typeof input === "object" && input !== null && !Array.isArray(input) ? input : {}) as Record<string, unknown>;
+    const allowed = verdict === "approve" ? ["reason", "timeout_s", "ban"] : ["reason"];
+    const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
+    if (unknown.length) return refuse("invalid_payload", "unknown fields", { fields: Object.fromEntries(unknown.map((k) => [k, "unknown field"])) });
     let reason: string | null = null;
-    if (reasonRaw !== undefined && reasonRaw !== null) {
-      const r = cleanText(reasonRaw, "reason", LIMITS.reason);
+    if (body.reason !== undefined && body.reason !== null) {
+      const r = cleanText(body.reason, "reason", LIMITS.reason);
       if (!r.ok) return r;
       reason = r.value || null;
     }
     const item = store.findQueueItem(this.db, id);
     if (!item) return refuse("not_found", `no review item ${id}`);
+    let penalty: { until: number | null } | null = null;
+    if (body.timeout_s !== undefined || body.ban !== undefined) {
+      if (item.kind !== "report") return refuse("invalid_payload", "timeout_s and ban apply to reports", { fields: { timeout_s: "reports only" } });
+      if (body.ban !== undefined && typeof body.ban !== "boolean") return refuse("invalid_payload", "ban: true or false", { fields: { ban: "true or false" } });
+      const t = body.timeout_s;
+      if (t !== undefined && (typeof t !== "number" || !Number.isInteger(t) || t < 1 || t > MAX_TIMEOUT_S)) return refuse("invalid_payload", `timeout_s: 1 to ${MAX_TIMEOUT_S}`, { fields: { timeout_s: `1 to ${MAX_TIMEOUT_S} seconds` } });
+      if (body.ban === true && t !== undefined) return refuse("invalid_payload", "either timeout_s or ban", { fields: { ban: "not with timeout_s" } });
+      if (!item.user_id) return refuse("invalid_payload", "a guest cannot be timed out or banned", { fields: { ban: "the author is a guest" } });
+      if (body.ban === true) penalty = { until: null };
+      else if (typeof t === "number") penalty = { until: this.clock.now() + t * 1000 };
+    }
     if (item.status !== "pending" && item.status !== "escalated") return refuse("conflict", `this item is already ${item.status}`);
     if (verdict === "escalate" && item.status === "escalated") return refuse("conflict", "this item is already escalated");
     const stream = this.streams.findById(item.stream_id);
@@ -396,9 +452,11 @@ export class Chat {
     const now = this.clock.now();
     const by = actor.type === "system" ? null : actor.id;
     const status = verdict === "approve" ? "approved" : verdict === "deny" ? "denied" : "escalated";
+    const isReport = item.kind === "report";
     // Decided concurrently (another moderator, same instant): the op rolls back and says so.
-    const outcome = await this.gc.run((): { seq: number | null } | "conflict" => {
+    const outcome = await this.gc.run((): { seq: number | null; deleted: boolean } | "conflict" => {
       let seq: number | null = null;
+      let deleted = false;
       if (verdict === "approve" && item.kind === "held" && item.body !== null) {
         seq = store.insertMessage(this.db, {
           streamId: stream.id, id: newId(), userId: item.user_id, userName: item.user_name, badges: JSON.parse(item.badges), body: item.body,
@@ -406,8 +464,20 @@ export class Chat {
         });
       }
       if (!store.decideQueueItem(this.db, id, status, by, reason, now, seq)) throw new ConflictError();
-      recordAudit(this.db, { at: now, actor, action: verdict === "approve" ? AUDIT.approve : verdict === "deny" ? AUDIT.deny : AUDIT.escalate, streamId: stream.id, target: { type: "review_item", id }, reason, data: { seq, user_id: item.user_id } });
-      return { seq };
+      recordAudit(this.db, { at: now, actor, action: verdict === "approve" ? AUDIT.approve : verdict === "deny" ? AUDIT.deny : AUDIT.escalate, streamId: stream.id, target: { type: "review_item", id }, reason, data: { kind: item.kind, seq: seq ?? item.target_seq, user_id: item.user_id } });
+      if (verdict === "approve" && isReport && item.target_seq !== null) {
+        const msg = store.findMessage(this.db, stream.id, item.target_seq);
+        if (msg && msg.body !== null) {
+          store.tombstone(this.db, stream.id, item.target_seq, now);
+          recordAudit(this.db, { at: now, actor, action: AUDIT.delete, streamId: stream.id, target: { type: "message", id: String(item.target_seq) }, reason, data: { user_id: msg.user_id, report_id: id } });
+          deleted = true;
+        }
+        if (penalty && item.user_id) {
+          store.upsertBan(this.db, stream.id, item.user_id, penalty.until, reason, by, now);
+          recordAudit(this.db, { at: now, actor, action: penalty.until === null ? AUDIT.ban : AUDIT.timeout, streamId: stream.id, target: { type: "viewer", id: item.user_id }, reason, data: { report_id: id, ...(penalty.until ? { until: iso(penalty.until) } : {}) } });
+        }
+      }
+      return { seq, deleted };
     }).catch((e) => {
       if (e instanceof ConflictError) return "conflict" as const;
       throw e;
@@ -419,10 +489,86 @@ export class Chat {
       const row = store.findMessage(this.db, stream.id, seq)!;
       this.committed(stream, st, store.toView(row) as MessageView, now);
       if (item.user_id) this.listener.notice(stream, item.user_id, { kind: "held_approved", held_id: id, seq });
-    } else if (verdict === "deny" && item.user_id) {
+    } else if (verdict === "deny" && item.kind === "held" && item.user_id) {
       this.listener.notice(stream, item.user_id, { kind: "held_denied", held_id: id, reason });
     }
+    if (outcome.deleted && item.target_seq !== null) {
+      const target = item.target_seq;
+      this.afterDeletion(stream, st, [target], () => this.listener.deleted(stream, [target]));
+    }
+    if (penalty && item.user_id) {
+      st.bans.set(item.user_id, { until: penalty.until, reason });
+      this.listener.notice(stream, item.user_id, penalty.until ? { kind: "timed_out", until: iso(penalty.until), reason } : { kind: "banned", reason });
+    }
+    this.queueChanged(status, [id]);
     return ok(store.queueView(updated));
+  }
+
+  /** Inside the hold's transaction: several held messages of one viewer in a short time go to admins. */
+  private autoEscalate(db: Database, streamId: string, userId: string, now: number): string[] {
+    const held = store.pendingHeldOf(db, streamId, userId, now - AUTO_ESCALATE_WINDOW_MS);
+    if (held.length < AUTO_ESCALATE_HELD) return [];
+    const reason = `automatic: ${held.length} held messages within ${AUTO_ESCALATE_WINDOW_MS / 60_000} minutes`;
+    for (const h of held) {
+      store.decideQueueItem(db, h.id, "escalated", null, reason, now, null);
+      recordAudit(db, { at: now, actor: { type: "system" }, action: AUDIT.escalate, streamId, target: { type: "review_item", id: h.id }, reason, data: { user_id: userId } });
+    }
+    return held.map((h) => h.id);
+  }
+
+  /** `chat:report {seq, reason?}` from a signed-in viewer: the message goes to the review queue. */
+  async report(stream: StreamRecord, reporterId: string | null, payload: Record<string, unknown>): Promise<Result<{ report_id: string }>> {
+    for (const k of Object.keys(payload)) if (k !== "seq" && k !== "reason") return refuse("invalid_payload", `unknown field ${k.slice(0, 64)}`);
+    if (!reporterId) return refuse("unauthenticated", "sign in to report messages");
+    const seq = payload.seq;
+    if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) return refuse("invalid_payload", "seq: the reported message's seq");
+    let reason: string | null = null;
+    if (payload.reason !== undefined && payload.reason !== null) {
+      const r = cleanText(payload.reason, "reason", LIMITS.reason);
+      if (!r.ok) return r;
+      reason = r.value || null;
+    }
+    const st = this.state(stream);
+    const msg = seq <= st.visibleSeq ? store.findMessage(this.db, stream.id, seq) : undefined;
+    if (!msg || msg.body === null) return refuse("not_found", "no such message (or it was deleted)");
+    const existing = store.findReport(this.db, stream.id, seq, reporterId);
+    if (existing) return ok({ report_id: existing.id }); // reporting twice changes nothing
+    const now = this.clock.now();
+    const wait = this.reportBuckets.take(reporterId, now);
+    if (wait > 0) return refuse("rate_limited", "too many reports; try again shortly", { retryAfterMs: wait });
+    const id = newId();
+    await this.gc.run((db) => {
+      store.insertReport(db, { id, streamId: stream.id, message: msg, reporterId, reason, at: now, expiresAt: now + stream.settings.review_expiry_s * 1000 });
+      recordAudit(db, { at: now, actor: { type: "viewer", id: reporterId }, action: AUDIT.report, streamId: stream.id, target: { type: "message", id: String(seq) }, reason, data: { report_id: id, user_id: msg.user_id } });
+    });
+    this.queueChanged("added", [id]);
+    return ok({ report_id: id });
+  }
+
+  /**
+   * Pending items past their stream's review_expiry_s: expired (a held message is denied and its
+   * sender told), each audited. Escalated items wait for an admin. Returns how many expired.
+   */
+  async expireReviews(): Promise<number> {
+    const now = this.clock.now();
+    const rows = store.expiredPending(this.db, now, 500);
+    if (rows.length === 0) return 0;
+    const done = await this.gc.run((db) => {
+      const out: typeof rows = [];
+      for (const r of rows) {
+        if (!store.decideQueueItem(db, r.id, "expired", null, "expired", now, null)) continue;
+        recordAudit(db, { at: now, actor: { type: "system" }, action: AUDIT.expire, streamId: r.stream_id, target: { type: "review_item", id: r.id }, reason: "not reviewed in time", data: { kind: r.kind, user_id: r.user_id } });
+        out.push(r);
+      }
+      return out;
+    });
+    for (const r of done) {
+      if (r.kind !== "held" || !r.user_id) continue;
+      const stream = this.streams.findById(r.stream_id);
+      if (stream) this.listener.notice(stream, r.user_id, { kind: "held_denied", held_id: r.id, reason: "expired" });
+    }
+    this.queueChanged("expired", done.map((r) => r.id));
+    return done.length;
   }
 
   // ---- erasure and retention ----

@@ -132,7 +132,7 @@ export function saveNonce(db: Database, viewerKey: string, nonce: string, stream
   db.query("INSERT INTO chat_nonces (stream_id, viewer_key, nonce, answer, created_at) VALUES (?, ?, ?, ?, ?)").run(streamId, viewerKey, nonce, JSON.stringify(answer), now);
 }
 
-// ---- review queue (held messages) ----
+// ---- review queue (held messages, reports, escalations) ----
 
 export interface QueueRow {
   id: string;
@@ -152,13 +152,38 @@ export interface QueueRow {
   decided_by: string | null;
   decision_reason: string | null;
   seq: number | null;
+  target_seq: number | null;
+  reporter_id: string | null;
+  expires_at: number | null;
 }
 
-export function insertHeld(db: Database, h: { id: string; streamId: string; userId: string | null; userName: string; badges: string[]; body: string; replyTo: number | null; mentions: string[]; reasons: string[]; scores: Record<string, number>; at: number }): void {
+export function insertHeld(db: Database, h: { id: string; streamId: string; userId: string | null; userName: string; badges: string[]; body: string; replyTo: number | null; mentions: string[]; reasons: string[]; scores: Record<string, number>; at: number; expiresAt: number }): void {
   db.query(
-    `INSERT INTO review_queue (id, stream_id, kind, status, user_id, user_name, badges, body, reply_to, mentions, reasons, scores, created_at)
-     VALUES (?, ?, 'held', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(h.id, h.streamId, h.userId, h.userName, JSON.stringify(h.badges), h.body, h.replyTo, JSON.stringify(h.mentions), JSON.stringify(h.reasons), JSON.stringify(h.scores), h.at);
+    `INSERT INTO review_queue (id, stream_id, kind, status, user_id, user_name, badges, body, reply_to, mentions, reasons, scores, created_at, expires_at)
+     VALUES (?, ?, 'held', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(h.id, h.streamId, h.userId, h.userName, JSON.stringify(h.badges), h.body, h.replyTo, JSON.stringify(h.mentions), JSON.stringify(h.reasons), JSON.stringify(h.scores), h.at, h.expiresAt);
+}
+
+/** A viewer's report of a message: a snapshot of the message goes with it. */
+export function insertReport(db: Database, r: { id: string; streamId: string; message: MessageRow; reporterId: string; reason: string | null; at: number; expiresAt: number }): void {
+  const m = r.message;
+  db.query(
+    `INSERT INTO review_queue (id, stream_id, kind, status, user_id, user_name, badges, body, reply_to, mentions, reasons, scores, created_at, expires_at, target_seq, reporter_id)
+     VALUES (?, ?, 'report', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(r.id, r.streamId, m.user_id, m.user_name, m.badges, m.body, m.reply_to, m.mentions, JSON.stringify(r.reason ? [r.reason] : []), m.scores, r.at, r.expiresAt, m.seq, r.reporterId);
+}
+
+export function findReport(db: Database, streamId: string, seq: number, reporterId: string): QueueRow | undefined {
+  return db.query<QueueRow, [string, number, string]>("SELECT * FROM review_queue WHERE stream_id = ? AND target_seq = ? AND reporter_id = ? AND kind = 'report'").get(streamId, seq, reporterId) ?? undefined;
+}
+
+/** A viewer's held messages in a stream since a time, still waiting (for automatic escalation). */
+export function pendingHeldOf(db: Database, streamId: string, userId: string, since: number): QueueRow[] {
+  return db.query<QueueRow, [string, string, number]>("SELECT * FROM review_queue WHERE stream_id = ? AND user_id = ? AND kind = 'held' AND status = 'pending' AND created_at >= ?").all(streamId, userId, since);
+}
+
+export function expiredPending(db: Database, now: number, limit: number): QueueRow[] {
+  return db.query<QueueRow, [number, number]>("SELECT * FROM review_queue WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?").all(now, limit);
 }
 
 export function findQueueItem(db: Database, id: string): QueueRow | undefined {
@@ -190,6 +215,9 @@ export function queueView(r: QueueRow) {
     decided_by: r.decided_by,
     decision_reason: r.decision_reason,
     seq: r.seq,
+    target_seq: r.target_seq,
+    reporter_id: r.reporter_id,
+    expires_at: r.expires_at === null ? null : iso(r.expires_at),
   };
 }
 

@@ -8,12 +8,14 @@ import { BUSY_TIMEOUT_MS } from "../runtime/group-commit.ts";
 import m001 from "./migrations/001-core.sql" with { type: "text" };
 import m002 from "./migrations/002-chat.sql" with { type: "text" };
 import m003 from "./migrations/003-reactions-polls.sql" with { type: "text" };
+import m004 from "./migrations/004-review-queue.sql" with { type: "text" };
 
 /** Numbered migrations; append only, never edit a released one. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: "001-core", sql: m001 },
   { version: 2, name: "002-chat", sql: m002 },
   { version: 3, name: "003-reactions-polls", sql: m003 },
+  { version: 4, name: "004-review-queue", sql: m004 },
 ];
 
 export function openSqlite(path: string): Database {

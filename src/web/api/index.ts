@@ -147,9 +147,9 @@ export function apiRoutes(d: ApiDeps) {
         if (!["pending", "approved", "denied", "escalated", "expired", "all"].includes(status)) return apiError("invalid_payload", "status: pending, approved, denied, escalated, expired or all");
         return json(200, page(chat.listQueue(s, status === "all" ? null : status, p.after, p.limit + 1), p.limit, (r) => r.id, chat.queueView));
       }))
-      .post("/review-queue/:id/approve", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "approve", (body as any)?.reason))))
-      .post("/review-queue/:id/deny", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "deny", (body as any)?.reason))))
-      .post("/review-queue/:id/escalate", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "escalate", (body as any)?.reason))))
+      .post("/review-queue/:id/approve", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "approve", body))))
+      .post("/review-queue/:id/deny", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "deny", body))))
+      .post("/review-queue/:id/escalate", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "escalate", body))))
       .get("/streams/:slug/audit", guarded(d, "moderation", (_a, { params, query }) => {
         const s = stream(params.slug!);
         if (!s) return apiError("not_found", `no stream ${params.slug}`);

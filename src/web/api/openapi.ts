@@ -50,8 +50,8 @@ export const ROUTES: Record<string, Partial<Record<"get" | "post" | "patch" | "p
   },
   "/api/v1/polls/{id}": { get: { summary: "Read a poll: {id, question, options, tallies, total, opened_at, closes_at, status, winner}", scope: "moderation", status: 200 } },
   "/api/v1/polls/{id}/close": { post: { summary: "Close a poll early; broadcasts poll:close with final tallies and winner; audited", scope: "moderation", status: 200 } },
-  "/api/v1/review-queue/{id}/approve": { post: { summary: "Approve: a held message is published with a new seq (sender notified held_approved)", scope: "moderation", status: 200, body: { reason: str } } },
-  "/api/v1/review-queue/{id}/deny": { post: { summary: "Deny: a held message is dropped (sender notified held_denied)", scope: "moderation", status: 200, body: { reason: str } } },
+  "/api/v1/review-queue/{id}/approve": { post: { summary: "Approve: a held message is published with a new seq (sender notified held_approved); a report is upheld: the message is deleted, and with timeout_s or ban its author is timed out or banned", scope: "moderation", status: 200, body: { reason: str, timeout_s: { type: "integer", minimum: 1, maximum: 1209600, description: "reports only" }, ban: { type: "boolean", description: "reports only" } } } },
+  "/api/v1/review-queue/{id}/deny": { post: { summary: "Deny: a held message is dropped (sender notified held_denied); a report is dismissed", scope: "moderation", status: 200, body: { reason: str } } },
   "/api/v1/review-queue/{id}/escalate": { post: { summary: "Escalate to admins", scope: "moderation", status: 200, body: { reason: str } } },
   "/api/v1/streams/{slug}/audit": {
     get: { summary: "The stream's audit trail; filters from, to (RFC 3339), action; format=json|csv", scope: "moderation", status: 200, query: ["from", "to", "action", "format", ...paging] },

@@ -375,6 +375,19 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
           });
         return;
       }
+      case "chat:report": {
+        const c = ws.data;
+        const s = room.stream;
+        const joinRef = ch.joinRef;
+        this.deps.chat.report(s, c.viewer?.id ?? null, f.payload).then(
+          (r) => this.answer(ws, joinRef, f, r),
+          (e) => {
+            this.deps.logger.error("chat report failed", { stream: s.slug, error: e });
+            this.error(ws, f, "unavailable", "the report could not be stored");
+          },
+        );
+        return;
+      }
       case "chat:send": {
         const c = ws.data;
         const s = room.stream;
