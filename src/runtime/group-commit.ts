@@ -14,6 +14,11 @@ export function isBusy(e: unknown): boolean {
   return e instanceof Error && (/SQLITE_BUSY|database is locked/i.test(e.message) || (e as { code?: string }).code === "SQLITE_BUSY");
 }
 
+/** The disk is full or failing: the write did not happen, and retrying at once will not help. */
+export function isStorageFailure(e: unknown): boolean {
+  return e instanceof Error && /SQLITE_FULL|SQLITE_IOERR|database or disk is full|disk I\/O error/i.test(`${(e as { code?: string }).code ?? ""} ${e.message}`);
+}
+
 const BUSY_RETRY_MS = 25;
 /** The connection's normal busy timeout (db/sqlite.ts sets the same). */
 export const BUSY_TIMEOUT_MS = 200;

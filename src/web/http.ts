@@ -5,7 +5,7 @@ import type { Server } from "bun";
 import { Elysia } from "elysia";
 import type { Logger } from "../runtime/logger.ts";
 import { apiError, SECURITY_HEADERS } from "./http-util.ts";
-import { isBusy } from "../runtime/group-commit.ts";
+import { isBusy, isStorageFailure } from "../runtime/group-commit.ts";
 import type { Conn } from "./socket/conn.ts";
 import type { Hub } from "./socket/hub.ts";
 import { SOCKET_PATH, type Upgrader } from "./socket/upgrade.ts";
@@ -23,6 +23,10 @@ export function buildApp(logger: Logger, parts: Elysia<any, any, any, any, any, 
       if (code === "PARSE") return apiError("invalid_payload", "the body is not valid JSON");
       if (code === "VALIDATION") return apiError("invalid_payload", String((error as Error).message).slice(0, 500));
       if (isBusy(error)) return apiError("unavailable", "the database is busy; nothing was changed; try again", { retryAfterMs: 1000 });
+      if (isStorageFailure(error)) {
+        logger.error("storage failed", { error });
+        return apiError("unavailable", "storage failed (disk full?); nothing was changed");
+      }
       logger.error("http handler failed", { code: String(code), error });
       return new Response(JSON.stringify({ error: { code: "internal", message: "internal error" } }), { status: 500, headers: { "content-type": "application/json", ...SECURITY_HEADERS } });
     })
