@@ -7,9 +7,10 @@
 //
 // Usage (by bench/chat.ts only): BENCH_CHAT_CONFIG='<ChatClientConfig JSON>' taskset -c 1 bun bench/chat-load-client.ts
 
-import { createInterface } from "node:readline";
+import { serveCommands } from "./lib/child.ts";
 import { LogHistogram, type HistogramJson } from "./lib/histogram.ts";
 import { viewerToken } from "./lib/jwt.ts";
+import { Heartbeats, inLanes, startsWith } from "./lib/viewer-pool.ts";
 import { connectWs, type WsConn, type WsEvents } from "./lib/ws-client.ts";
 
 // ---- protocol with the orchestrator (types only are imported by bench/chat.ts) ----
@@ -81,7 +82,7 @@ export interface ChatReportReply extends ChatStatsReply {
   frames: Record<string, number>;
 }
 
-export type ChatReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+export type { ChildReply as ChatReply } from "./lib/child.ts";
 
 // ---- state ----
 
@@ -155,13 +156,6 @@ function bump(map: Record<string, number>, key: string): void {
 
 function nowEpochMs(): number {
   return performance.timeOrigin + performance.now();
-}
-
-function startsWith(buf: Buffer, at: number, end: number, prefix: Buffer): boolean {
-  const n = prefix.length;
-  if (end - at < n) return false;
-  for (let k = 0; k < n; k++) if (buf[at + k] !== prefix[k]) return false;
-  return true;
 }
 
 function onDelivery(i: number, buf: Buffer, start: number, end: number): void {
@@ -303,50 +297,14 @@ async function connectMany(cmd: Extract<ChatCommand, { cmd: "connect" }>): Promi
   const count = cmd.streamCount * cfg.viewersPerStream;
   if (conns.length + count > MAX_SOCKETS) throw new Error(`more than ${MAX_SOCKETS} sockets in one process`);
   if (cmd.firstStream + cmd.streamCount > cfg.streams) throw new Error("streams out of range");
-  const errors: Record<string, number> = {};
-  const t0 = performance.now();
-  const deadline = t0 + cmd.timeoutMs;
-  let next = 0;
-  let ok = 0;
-  let failed = 0;
-  const joinLatency = new LogHistogram();
   // Bounded in-flight connects: each lane runs connect+join, one socket at a time.
-  const lane = async (): Promise<void> => {
-    while (next < count && performance.now() < deadline) {
-      const k = next++;
-      const started = performance.now();
-      const failure = await connectOne(first + k);
-      if (failure === null) {
-        ok++;
-        joinLatency.recordMs(performance.now() - started);
-      } else {
-        failed++;
-        bump(errors, failure.slice(0, 80));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(cmd.concurrency, count)) }, lane));
-  failed += count - ok - failed; // never attempted: the deadline passed
-  startHeartbeats();
-  return { joined: ok, failed, elapsedMs: performance.now() - t0, errors, joinLatency: joinLatency.toJson() };
+  const r = await inLanes(count, cmd.concurrency, performance.now() + cmd.timeoutMs, (k: number) => connectOne(first + k));
+  heartbeats.start();
+  return { joined: r.ok, failed: r.failed, elapsedMs: r.elapsedMs, errors: r.errors, joinLatency: r.joinLatency };
 }
 
-// phoenix.js sends a heartbeat every 30 s per socket; spread them evenly over the period.
-let heartbeatTimer: ReturnType<typeof setInterval> | null = null;
-let heartbeatCursor = 0;
-let heartbeatRef = 0;
-function startHeartbeats(): void {
-  if (heartbeatTimer !== null) return;
-  const tickMs = 100;
-  heartbeatTimer = setInterval(() => {
-    const per = Math.ceil((conns.length * tickMs) / cfg.heartbeatMs);
-    for (let k = 0; k < per && conns.length > 0; k++) {
-      heartbeatCursor = (heartbeatCursor + 1) % conns.length;
-      const c = conns[heartbeatCursor];
-      if (c !== undefined && c.isOpen) c.sendText(`[null,"h${++heartbeatRef}","phoenix","heartbeat",{}]`);
-    }
-  }, tickMs);
-}
+// phoenix.js sends a heartbeat every 30 s per socket; spread evenly over the period.
+const heartbeats = new Heartbeats(conns, cfg.heartbeatMs);
 
 // ---- sending ----
 
@@ -501,40 +459,17 @@ function report(): ChatReportReply {
 
 // ---- command loop ----
 
-function send(reply: ChatReply): void {
-  process.stdout.write(`${JSON.stringify(reply)}\n`);
-}
-
-async function handle(cmd: ChatCommand): Promise<void> {
-  try {
-    switch (cmd.cmd) {
-      case "connect":
-        send({ id: cmd.id, ok: true, result: await connectMany(cmd) });
-        return;
-      case "run":
-        send({ id: cmd.id, ok: true, result: await run(cmd) });
-        return;
-      case "stats":
-        send({ id: cmd.id, ok: true, result: stats() });
-        return;
-      case "report":
-        send({ id: cmd.id, ok: true, result: report() });
-        return;
-      case "quit":
-        send({ id: cmd.id, ok: true, result: null });
-        setTimeout(() => process.exit(0), 20);
-        return;
-    }
-  } catch (err: unknown) {
-    send({ id: cmd.id, ok: false, error: err instanceof Error ? err.message : String(err) });
+serveCommands<ChatCommand>(async (cmd: ChatCommand): Promise<unknown> => {
+  switch (cmd.cmd) {
+    case "connect":
+      return connectMany(cmd);
+    case "run":
+      return run(cmd);
+    case "stats":
+      return stats();
+    case "report":
+      return report();
+    default:
+      throw new Error(`unknown command ${cmd.cmd}`);
   }
-}
-
-setTimeout(() => process.exit(3), MAX_LIFETIME_MS).unref();
-const lines = createInterface({ input: process.stdin });
-lines.on("line", (line: string) => {
-  if (line.trim() === "") return;
-  void handle(JSON.parse(line) as ChatCommand);
-});
-// The orchestrator owns us: when it goes away (stdin closes), so do we.
-lines.on("close", () => process.exit(0));
+}, MAX_LIFETIME_MS);

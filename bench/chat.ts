@@ -10,28 +10,29 @@
 //   node_modules/.bin/bun bench/chat.ts --quick         10 x 20 viewers, 5 s: a smoke run
 //   node_modules/.bin/bun bench/chat.ts --help          all flags
 
-import type { Subprocess } from "bun";
-import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanupNow, keepTempDirs, removeDir, stopGroup, trackDir, trackGroup } from "./lib/cleanup.ts";
-import { LogHistogram, type HistogramJson } from "./lib/histogram.ts";
-import { cpuSeconds, cpuTimes, machineBusySeconds, machineInfo, rssKb } from "./lib/proc.ts";
+import { createStreams, startBenchServer, type BenchServer, type Kind } from "./lib/bench-servers.ts";
+import { LoadChild } from "./lib/child.ts";
+import { shares } from "./lib/generators.ts";
+import { cleanupNow, keepTempDirs, removeDir, trackDir } from "./lib/cleanup.ts";
+import {
+  checkFlags, flagReader, fmt, int, interestingLogLines, makeLog, mergeCounts, pct, quantiles, quiesce, sum,
+  waitForQuietMachine, yes, type Quantiles,
+} from "./lib/harness.ts";
+import { cpuTimes, machineBusySeconds, machineInfo, rssKb } from "./lib/proc.ts";
 import { HUBBUB_FIXED_ENV, hubbubSnapshot, REPO_ROOT } from "./lib/servers.ts";
 import type {
   ChatClientConfig,
   ChatCommand,
   ChatConnectReply,
-  ChatReply,
   ChatReportReply,
   ChatRunReply,
   ChatStatsReply,
 } from "./chat-load-client.ts";
 
 // ---------------------------------------------------------------- options
-
-type Kind = "raw" | "hubbub";
 
 interface Options {
   servers: Kind[];
@@ -81,26 +82,18 @@ const KNOWN = new Set([
   "concurrency", "repeat", "quiet-wait", "json", "profile", "hubbub-root", "keep-tmp", "server-cpu", "generator-cpu", "help",
 ]);
 
-function rawFlag(argv: string[], name: string): string | undefined {
-  const flag = argv.find((a: string) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (flag !== undefined) return flag.includes("=") ? flag.slice(flag.indexOf("=") + 1) : "true";
-  return process.env[`BENCH_CHAT_${name.toUpperCase().replaceAll("-", "_")}`];
-}
-
 function parseOptions(argv: string[]): Options {
-  for (const a of argv) {
-    const name = a.replace(/^--/, "").split("=")[0] ?? "";
-    if (!a.startsWith("--") || !KNOWN.has(name)) throw new Error(`unknown argument "${a}"\n${USAGE}`);
-  }
-  const quick = rawFlag(argv, "quick") !== undefined && rawFlag(argv, "quick") !== "0";
+  checkFlags(argv, KNOWN, USAGE);
+  const flag = flagReader(argv, "BENCH_CHAT_");
+  const quick = flag("quick") !== undefined && flag("quick") !== "0";
   const num = (name: string, full: number, small: number, min: number, max: number): number => {
-    const v = rawFlag(argv, name);
+    const v = flag(name);
     if (v === undefined) return quick ? small : full;
     const n = Number(v);
     if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in [${min}, ${max}], got "${v}"`);
     return n;
   };
-  const serversRaw = (rawFlag(argv, "servers") ?? "raw,hubbub").split(",").map((s: string) => s.trim()).filter((s: string) => s !== "");
+  const serversRaw = (flag("servers") ?? "raw,hubbub").split(",").map((s: string) => s.trim()).filter((s: string) => s !== "");
   for (const s of serversRaw) if (s !== "raw" && s !== "hubbub") throw new Error(`--servers: unknown "${s}" (raw, hubbub)`);
   if (serversRaw.length < 1 || serversRaw.length > 2) throw new Error("--servers takes one or two servers");
   const o: Options = {
@@ -116,12 +109,12 @@ function parseOptions(argv: string[]): Options {
     concurrency: Math.round(num("concurrency", 200, 50, 1, 5000)),
     repeat: Math.round(num("repeat", 1, 1, 1, 10)),
     quietWait: num("quiet-wait", 300, 0, 0, 3600),
-    json: rawFlag(argv, "json") ?? null,
-    profileDir: rawFlag(argv, "profile") ?? null,
-    hubbubRoot: rawFlag(argv, "hubbub-root") ?? REPO_ROOT,
-    keepTmp: rawFlag(argv, "keep-tmp") !== undefined && rawFlag(argv, "keep-tmp") !== "0",
-    serverCpu: rawFlag(argv, "server-cpu") ?? "0",
-    generatorCpu: rawFlag(argv, "generator-cpu") ?? "1",
+    json: flag("json") ?? null,
+    profileDir: flag("profile") ?? null,
+    hubbubRoot: flag("hubbub-root") ?? REPO_ROOT,
+    keepTmp: flag("keep-tmp") !== undefined && flag("keep-tmp") !== "0",
+    serverCpu: flag("server-cpu") ?? "0",
+    generatorCpu: flag("generator-cpu") ?? "1",
   };
   if (o.generators > o.streams) throw new Error("--generators: at most one per stream");
   if (!existsSync(join(o.hubbubRoot, "src", "cli.ts"))) throw new Error(`--hubbub-root: no src/cli.ts in ${o.hubbubRoot}`);
@@ -133,18 +126,7 @@ function parseOptions(argv: string[]): Options {
 
 // ---------------------------------------------------------------- helpers
 
-function log(msg: string): void {
-  console.error(`[chat ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-}
-
-function sum(xs: number[]): number {
-  return xs.reduce((a: number, b: number) => a + b, 0);
-}
-
-function mergeCounts(into: Record<string, number>, from: Record<string, number>): Record<string, number> {
-  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
-  return into;
-}
+const log = makeLog("chat");
 
 /** Bytes a process caused to be written to storage (/proc/<pid>/io write_bytes): SQLite's WAL,
  * checkpoints and logs. Socket writes are not in it. */
@@ -174,59 +156,7 @@ async function groupCommits(port: number): Promise<{ commits: number; writes: nu
   }
 }
 
-function secret(): string {
-  return randomBytes(32).toString("base64url"); // 43 characters
-}
-
-function tail(path: string, lines: number): string {
-  try {
-    return readFileSync(path, "utf8").split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
-/** Other work on the box skews every number: wait (at most `maxS` s) until other processes used
- * < 10% of a core for 3 s in a row. Returns the seconds waited. */
-async function waitForQuietMachine(maxS: number): Promise<number> {
-  let quiet = 0;
-  let lastLog = -60;
-  let i = 0;
-  for (; i < maxS && quiet < 3; i++) {
-    const a = machineBusySeconds();
-    await Bun.sleep(1000);
-    const busy = machineBusySeconds() - a;
-    quiet = busy < 0.1 ? quiet + 1 : 0;
-    if (quiet === 0 && i - lastLog >= 60) {
-      lastLog = i;
-      log(`other processes use ${Math.round(busy * 100)}% of a core: waiting for a quiet machine (at most ${Math.round(maxS - i)} s more)`);
-    }
-  }
-  if (quiet < 3 && maxS > 0) log("machine still busy: measuring anyway (see 'rest of machine' in the table)");
-  return i;
-}
-
-/** Waits until `pid` burns < 5% of a core over 1 s (leftover work must not pollute the next
- * window); gives up after `maxS` seconds. */
-async function quiesce(pids: number[], maxS = 30): Promise<void> {
-  for (let i = 0; i < maxS; i++) {
-    const a = sum(pids.map(cpuSeconds));
-    await Bun.sleep(1000);
-    if (sum(pids.map(cpuSeconds)) - a < 0.05 * pids.length) return;
-  }
-  log(`processes ${pids.join(",")} still busy after ${maxS} s; going on`);
-}
-
 // ---------------------------------------------------------------- servers
-
-interface Server {
-  kind: Kind;
-  pid: number;
-  port: number;
-  logPath: string;
-  tokenSecret: string;
-  stop(): Promise<void>;
-}
 
 const SLUG_PREFIX = "chat-";
 const slugOf = (s: number): string => `${SLUG_PREFIX}${String(s).padStart(3, "0")}`;
@@ -234,208 +164,25 @@ const slugOf = (s: number): string => `${SLUG_PREFIX}${String(s).padStart(3, "0"
 /** What the benchmark changes on every Hubbub stream it creates (printed with the results). */
 const STREAM_SETTINGS = { rate_limit: { messages: 10000, per_s: 1 }, link_policy: "allow", presence_list_max: 1000 };
 
-async function waitReady(proc: Subprocess, port: number, logPath: string, banner: string, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let ready = false;
-  while (Date.now() < until) {
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`server exited (code ${proc.exitCode}, signal ${proc.signalCode}) before ready:\n${tail(logPath, 20)}`);
-    }
-    if (!ready) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        ready = res.status === 200;
-      } catch {
-        // not listening yet
-      }
-    }
-    if (ready && readFileSync(logPath, "utf8").includes(banner)) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`server on port ${port} not ready (/readyz 200 and "${banner}") after ${timeoutMs} ms:\n${tail(logPath, 20)}`);
-}
-
-async function createStreams(port: number, adminKey: string, streams: number): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < streams) {
-      const s = next++;
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1/streams`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
-        body: JSON.stringify({ slug: slugOf(s), title: `Chat bench ${s}`, settings: STREAM_SETTINGS }),
-        signal: AbortSignal.timeout(15_000),
-      });
-      const text = await res.text();
-      if (res.status !== 201 && res.status !== 200) throw new Error(`create stream ${slugOf(s)}: HTTP ${res.status} ${text.slice(0, 300)}`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, streams) }, lane));
-}
-
-async function spawnServer(kind: Kind, dir: string, cpu: string, port: number, streams: number, profileDir: string | null, hubbubRoot: string): Promise<Server> {
-  const logPath = join(dir, `${kind}-${port}.log`);
-  const tokenSecret = secret();
-  const adminKey = secret();
-  let argv: string[];
-  let env: Record<string, string | undefined> = { ...process.env };
-  if (kind === "raw") {
-    argv = [process.execPath, join(REPO_ROOT, "bench", "chat-echo-server.ts"), String(port)];
-    env = { ...env, CHAT_ECHO_TOKEN_SECRET: tokenSecret };
-  } else {
-    const dataDir = join(dir, `hubbub-data-${port}`);
-    mkdirSync(dataDir, { recursive: true });
-    const prof = profileDir === null ? [] : ["--cpu-prof-md", `--cpu-prof-dir=${profileDir}`];
-    argv = [process.execPath, ...prof, join(hubbubRoot, "src", "cli.ts"), "serve"];
-    env = {
-      ...env,
-      ...HUBBUB_FIXED_ENV,
-      HUBBUB_PORT: String(port),
-      HUBBUB_DATA_DIR: dataDir,
-      HUBBUB_ADMIN_API_KEY: adminKey,
-      HUBBUB_ADMIN_PASSWORD: secret(),
-      HUBBUB_VIEWER_TOKEN_SECRET: tokenSecret,
-    };
-  }
-  const logFd = openSync(logPath, "a");
-  const proc = Bun.spawn(["taskset", "-c", cpu, ...argv], {
-    cwd: kind === "hubbub" ? hubbubRoot : REPO_ROOT,
-    env,
-    stdin: "ignore",
-    stdout: logFd,
-    stderr: logFd,
-    detached: true, // own process group: stop() reaches anything it forks
+function startServer(kind: Kind, dir: string, opts: Options): Promise<BenchServer> {
+  return startBenchServer(kind, dir, opts.serverCpu, {
+    rawScript: join(REPO_ROOT, "bench", "chat-echo-server.ts"),
+    rawSecretEnv: "CHAT_ECHO_TOKEN_SECRET",
+    rawBanner: "Chat echo listening on",
+    hubbubRoot: opts.hubbubRoot,
+    profileDir: kind === "hubbub" ? opts.profileDir : null,
+    setup: (srv: BenchServer) =>
+      srv.kind === "hubbub" ? createStreams(srv, Array.from({ length: opts.streams }, (_, s: number) => slugOf(s)), "Chat bench", STREAM_SETTINGS) : Promise.resolve(),
   });
-  closeSync(logFd);
-  trackGroup(proc.pid);
-  // A profiled server writes its profile on exit: give it time.
-  const stop = (): Promise<void> => stopGroup(proc.pid, profileDir === null ? 5000 : 30_000);
-  try {
-    await waitReady(proc, port, logPath, kind === "raw" ? "Chat echo listening on" : "Hubbub listening on", kind === "raw" ? 15_000 : 60_000);
-    if (kind === "hubbub") await createStreams(port, adminKey, streams);
-    return { kind, pid: proc.pid, port, logPath, tokenSecret, stop };
-  } catch (err: unknown) {
-    await stop();
-    throw err;
-  }
-}
-
-async function startServer(kind: Kind, dir: string, cpu: string, streams: number, profileDir: string | null, hubbubRoot: string): Promise<Server> {
-  let last: unknown = null;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 12000); // below the 32768 ephemeral range
-    try {
-      return await spawnServer(kind, dir, cpu, port, streams, profileDir, hubbubRoot);
-    } catch (err: unknown) {
-      last = err;
-      if (!(err instanceof Error && /exited/.test(err.message) && /EADDRINUSE|in use/i.test(err.message))) break;
-    }
-  }
-  throw last instanceof Error ? last : new Error(String(last));
 }
 
 // ---------------------------------------------------------------- generators
 
-type Body = ChatCommand extends infer C ? (C extends { id: number } ? Omit<C, "id"> : never) : never;
-
-class ChatGenerator {
-  readonly proc: Subprocess<"pipe", "pipe", "inherit">;
-  readonly pid: number;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
-  private exited = false;
-
-  constructor(cpu: string, cfg: ChatClientConfig) {
-    // The config travels in the environment, not argv: it holds the token secret.
-    this.proc = Bun.spawn(["taskset", "-c", cpu, process.execPath, join(import.meta.dir, "chat-load-client.ts")], {
-      env: { ...process.env, BENCH_CHAT_CONFIG: JSON.stringify(cfg) },
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "inherit",
-      detached: true,
-    });
-    this.pid = this.proc.pid;
-    trackGroup(this.pid);
-    void this.readReplies();
-    void this.proc.exited.then((code: number) => {
-      this.exited = true;
-      for (const p of this.pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(new Error(`generator ${this.pid} exited with code ${code}`));
-      }
-      this.pending.clear();
-    });
-  }
-
-  private async readReplies(): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for await (const chunk of this.proc.stdout) {
-      buffered += decoder.decode(chunk, { stream: true });
-      let nl = buffered.indexOf("\n");
-      while (nl >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        nl = buffered.indexOf("\n");
-        if (line.trim() === "") continue;
-        const reply = JSON.parse(line) as ChatReply;
-        const p = this.pending.get(reply.id);
-        if (p === undefined) continue;
-        this.pending.delete(reply.id);
-        clearTimeout(p.timer);
-        if (reply.ok) p.resolve(reply.result);
-        else p.reject(new Error(`generator ${this.pid}: ${reply.error}`));
-      }
-    }
-  }
-
-  request<T>(body: Body, timeoutMs: number): Promise<T> {
-    if (this.exited) return Promise.reject(new Error(`generator ${this.pid} is not running`));
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`generator ${this.pid}: "${body.cmd}" timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      this.proc.stdin.write(`${JSON.stringify({ ...body, id })}\n`);
-      void this.proc.stdin.flush();
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (!this.exited) {
-      try {
-        await this.request<null>({ cmd: "quit" }, 2000);
-      } catch {
-        // killed below anyway
-      }
-    }
-    await stopGroup(this.pid, 2000);
-  }
-}
-
-/** Whole streams per generator: [firstStream, streamCount] each. */
-function streamShares(streams: number, parts: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  let first = 0;
-  for (let k = 0; k < parts; k++) {
-    const count = Math.floor(streams / parts) + (k < streams % parts ? 1 : 0);
-    out.push([first, count]);
-    first += count;
-  }
-  return out;
-}
+type ChatGenerator = LoadChild<ChatCommand>;
+const newGenerator = (cpu: string, cfg: ChatClientConfig): ChatGenerator =>
+  new LoadChild<ChatCommand>(join(import.meta.dir, "chat-load-client.ts"), cpu, "BENCH_CHAT_CONFIG", cfg);
 
 // ---------------------------------------------------------------- one side
-
-interface Quantiles {
-  samples: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
 
 interface SideResult {
   kind: Kind;
@@ -482,32 +229,11 @@ interface SideResult {
   quietWaitS: number;
 }
 
-function quantiles(hists: HistogramJson[]): Quantiles {
-  const h = new LogHistogram();
-  for (const x of hists) h.merge(x);
-  return { samples: h.total, p50: h.quantileMs(0.5), p99: h.quantileMs(0.99), max: h.total > 0 ? h.maxMs : NaN };
-}
-
-/** Server log lines worth a reader's eye (warnings and errors; the banner and blank lines dropped). */
-function interestingLogLines(path: string): string[] {
-  let text = "";
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\n")
-    .filter((l: string) => l.trim() !== "" && !/listening on/.test(l))
-    .slice(0, 2000);
-}
-
 async function runSide(kind: Kind, rep: number, opts: Options, dir: string): Promise<SideResult> {
-  const quietWaitS = await waitForQuietMachine(opts.quietWait);
+  const quietWaitS = await waitForQuietMachine(opts.quietWait, log);
   const sockets = opts.streams * opts.viewers;
   log(`${kind}: starting the server (taskset -c ${opts.serverCpu})`);
-  if (opts.profileDir !== null) mkdirSync(opts.profileDir, { recursive: true });
-  const srv = await startServer(kind, dir, opts.serverCpu, opts.streams, kind === "hubbub" ? opts.profileDir : null, opts.hubbubRoot);
+  const srv = await startServer(kind, dir, opts);
   const gens: ChatGenerator[] = [];
   try {
     const cfg: ChatClientConfig = {
@@ -520,8 +246,8 @@ async function runSide(kind: Kind, rep: number, opts: Options, dir: string): Pro
       streams: opts.streams,
       viewersPerStream: opts.viewers,
     };
-    const parts = streamShares(opts.streams, opts.generators);
-    for (let k = 0; k < opts.generators; k++) gens.push(new ChatGenerator(opts.generatorCpu, cfg));
+    const parts = shares(opts.streams, opts.generators); // whole streams per generator: [firstStream, streamCount]
+    for (let k = 0; k < opts.generators; k++) gens.push(newGenerator(opts.generatorCpu, cfg));
 
     // 1. Join every viewer.
     log(`${kind}: connecting ${sockets} signed-in viewers (${opts.streams} streams x ${opts.viewers}) with ${gens.length} generator(s)`);
@@ -541,7 +267,7 @@ async function runSide(kind: Kind, rep: number, opts: Options, dir: string): Pro
     const joinS = Math.max(...connects.map((c: ChatConnectReply) => c.elapsedMs)) / 1000;
     log(`${kind}: ${joined}/${sockets} joined in ${joinS.toFixed(1)} s${joined < sockets ? ` (failures: ${JSON.stringify(joinErrors)})` : ""}`);
     if (joined === 0) throw new Error(`no viewer joined: ${JSON.stringify(joinErrors)}`);
-    await quiesce([srv.pid]);
+    await quiesce([srv.pid], log);
 
     const periodMs = opts.periodS * 1000;
     const runCmd = (phase: "warm" | "measure", seconds: number): Promise<ChatRunReply[]> =>
@@ -567,7 +293,7 @@ async function runSide(kind: Kind, rep: number, opts: Options, dir: string): Pro
         await Bun.sleep(100);
       }
       log(`${kind}: warm-up sent ${sum(w.map((r: ChatRunReply) => r.sent))} messages`);
-      await quiesce([srv.pid, ...gens.map((g: ChatGenerator) => g.pid)]);
+      await quiesce([srv.pid, ...gens.map((g: ChatGenerator) => g.pid)], log);
     }
 
     // 3. The measured window: CPU is read around the sending schedule exactly.
@@ -684,19 +410,6 @@ let lastLogLines: string[] = [];
 const TARGET_ACK_P99_MS = 50;
 const TARGET_DELIVERY_P99_MS = 100;
 
-function fmt(v: number, digits = 1): string {
-  if (!Number.isFinite(v)) return "n/a";
-  return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function int(v: number): string {
-  return Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "n/a";
-}
-
-function pct(cpuS: number, wallS: number): string {
-  return wallS > 0 ? `${Math.round((cpuS / wallS) * 100)}%` : "n/a";
-}
-
 function nothingLost(r: SideResult): boolean {
   return (
     r.delivered === r.expected && r.socketsShort === 0 && r.socketsOver === 0 && r.socketsWrongSet === 0 &&
@@ -709,10 +422,6 @@ function targetsMet(r: SideResult): { ack: boolean; delivery: boolean; lost: boo
   const delivery = r.delivery.p99 < TARGET_DELIVERY_P99_MS;
   const lost = nothingLost(r);
   return { ack, delivery, lost, all: ack && delivery && lost };
-}
-
-function yes(ok: boolean): string {
-  return ok ? "yes" : "**no**";
 }
 
 const LABEL: Record<Kind, string> = { raw: "raw Bun echo", hubbub: "Hubbub" };

@@ -44,6 +44,7 @@ export interface App {
   reactions: Reactions;
   polls: Polls;
   moderation: Moderation;
+  analytics: Analytics;
   viewerTokenSecret: string | null;
   generatedAdminPassword: string | null;
   /** Drain: stop accepting, close sockets with 1012, close databases. Idempotent. */
@@ -105,10 +106,14 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     metrics.counterFrom("hubbub_reaction_windows_total", "reactions events published (one per stream per window with activity).", () => reactions.windowsPublished);
     metrics.gauge("hubbub_reactions_unpublished", "Accepted reactions not yet in a published window.", () => reactions.unpublished);
     metrics.counterFrom("hubbub_reactions_worker_crashes_total", "Reactions worker exits or hangs we did not ask for.", () => reactions.supervisor.crashes);
+    metrics.counterFrom("hubbub_analytics_events_flushed_total", "Viewer events stored in DuckDB (as aggregates).", () => analytics.eventsFlushed);
+    metrics.gauge("hubbub_analytics_events_pending", "Viewer events gathered but not yet stored in DuckDB.", () => analytics.pendingEvents);
+    metrics.counterFrom("hubbub_analytics_flush_failures_total", "Flushes DuckDB refused (kept and retried).", () => analytics.flushFailures);
     metrics.counterFrom("hubbub_moderation_checked_total", "Messages through the moderation pipeline.", () => moderation.counts.checked);
     metrics.counterFrom("hubbub_moderation_inline_total", "Messages decided by the inline pattern stage (no worker up, or too slow).", () => moderation.counts.inline);
     metrics.counterFrom("hubbub_moderation_retried_total", "Messages sent again after their worker died.", () => moderation.counts.retried);
-    metrics.counterFrom("hubbub_moderation_failed_total", "Messages held for review after two workers died on them.", () => moderation.counts.failed);
+    metrics.counterFrom("hubbub_moderation_failed_total", "Messages held for review because two workers died on them or their worker did not answer in time.", () => moderation.counts.failed);
+    metrics.counterFrom("hubbub_moderation_published_total", "Pipeline decisions: publish.", () => moderation.counts.published);
     metrics.counterFrom("hubbub_moderation_held_total", "Pipeline decisions: hold.", () => moderation.counts.held);
     metrics.counterFrom("hubbub_moderation_blocked_total", "Pipeline decisions: block.", () => moderation.counts.blocked);
     metrics.counterFrom("hubbub_classifier_skipped_total", "Messages that skipped the external classifier (down, breaker open, busy).", () => moderation.classifierSkips);
@@ -126,16 +131,21 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     }
     if (config.demo) seedDemo(streams, logger);
 
-    // 4. Analytics side: owns the DuckDB file.
-    const analytics = await Analytics.open(join(config.dataDir, "analytics.duckdb"));
-    stops.push(() => analytics.close());
+    // 4. Analytics: events aggregated here, flushed to the worker that owns the DuckDB file. Stopped
+    // after the sockets are closed (every session has ended by then), so the final flush has them all.
+    const analytics = new Analytics({
+      dataDir: config.dataDir, clock, logger, windowMs: config.analyticsWindowS * 1000, flushMs: config.analyticsFlushS * 1000,
+      faults: opts.faultInjection, broadcasts: streams,
+    });
+    stops.push(() => analytics.stop());
 
     // 5. The viewer socket hub and the HTTP server.
-    const hub = new Hub({ chat, reactions, polls, streams, viewers, accounts, clock, logger, metrics });
+    const hub = new Hub({ chat, reactions, polls, analytics, streams, viewers, accounts, clock, logger, metrics });
     streams.setListener(hub);
     chat.setListener(hub);
     reactions.setListener(hub);
     polls.setListener(hub);
+    analytics.start((slug) => hub.countOf(slug));
     const purge = setInterval(() => {
       try {
         const n = chat.purgeExpired();
@@ -162,7 +172,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     stops.push(() => clearInterval(sweeper));
     const app = buildApp(logger, [
       opsRoutes({ metrics, isReady: () => ready, health: () => healthOf(db, analytics, reactions, moderation) }),
-      apiRoutes({ accounts, streams, viewers, chat, polls, audit: new AuditLog(db) }),
+      apiRoutes({ accounts, streams, viewers, chat, polls, analytics, audit: new AuditLog(db) }),
       openApiRoutes(),
       pageRoutes({ config, streams }),
     ]);
@@ -185,7 +195,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
 
     let stopping: Promise<void> | null = null;
     return {
-      config, url, port, server, hub, accounts, streams, viewers, chat, reactions, polls, moderation,
+      config, url, port, server, hub, accounts, streams, viewers, chat, reactions, polls, moderation, analytics,
       viewerTokenSecret: secret,
       generatedAdminPassword: boot.generatedPassword,
       stop: () => (stopping ??= (async () => {
@@ -217,7 +227,7 @@ async function healthOf(db: Database, analytics: Analytics, reactions: Reactions
     checks.sqlite = `failing: ${(e as Error).message}`;
   }
   try {
-    checks.analytics = (await analytics.ping()) ? "ok" : "failing";
+    checks.analytics = (await Promise.race([analytics.ping(), Bun.sleep(2000).then(() => false)])) ? "ok" : "failing (no answer from the analytics worker)";
   } catch (e) {
     checks.analytics = `failing: ${(e as Error).message}`;
   }

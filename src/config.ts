@@ -25,6 +25,8 @@ export interface Config {
   classifierTimeoutMs: number;
   classifierMaxInFlight: number;
   moderationWorkers: number;
+  analyticsWindowS: number;
+  analyticsFlushS: number;
   trustedProxies: Cidr[];
   maxSocketsPerViewer: number;
   connectRatePerIp: number;
@@ -68,6 +70,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     classifierTimeoutMs: r.int("HUBBUB_CLASSIFIER_TIMEOUT_MS", 150, 20, 5000),
     classifierMaxInFlight: r.int("HUBBUB_CLASSIFIER_MAX_IN_FLIGHT", 64, 1, 10_000),
     moderationWorkers: r.int("HUBBUB_MODERATION_WORKERS", 1, 1, 16),
+    analyticsWindowS: r.int("HUBBUB_ANALYTICS_WINDOW_S", 10, 1, 3600),
+    analyticsFlushS: r.int("HUBBUB_ANALYTICS_FLUSH_S", 5, 1, 600),
     trustedProxies: r.cidrs("HUBBUB_TRUSTED_PROXIES"),
     maxSocketsPerViewer: r.int("HUBBUB_MAX_SOCKETS_PER_VIEWER", 10, 1, 1000),
     connectRatePerIp: r.int("HUBBUB_CONNECT_RATE_PER_IP", 50, 0, 1_000_000),

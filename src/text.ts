@@ -56,6 +56,7 @@ export const LIMITS = {
   announcement: { graphemes: 500, bytes: 2048 },
   pollQuestion: { graphemes: 60, bytes: 240, singleLine: true, noInvisible: true },
   pollOption: { graphemes: 25, bytes: 100, singleLine: true, noInvisible: true },
+  segment: { graphemes: 40, bytes: 160, singleLine: true, noInvisible: true },
 } satisfies Record<string, TextLimits>;
 
 // emoji-regex is generated from Unicode's emoji data (RGI sequences) and kept current upstream.

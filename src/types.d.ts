@@ -3,7 +3,8 @@ declare module "*.sql" {
   export default text;
 }
 
-declare module "sentiment/languages/en/labels.json" {
-  const labels: Record<string, number>;
-  export default labels;
+declare module "sentiment" {
+  export default class Sentiment {
+    analyze(text: string): { score: number; comparative: number };
+  }
 }

@@ -1,28 +1,436 @@
-// Analytics side: the only code that opens DuckDB. For now it only owns the file (opened at start,
-// closed at stop); the analytics issue adds ingestion (batched Appender writes from a worker) and
-// queries. DuckDB holds the file exclusively: one process at a time.
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+// Analytics: the only door. Captures viewer events (sessions, chat, reactions, votes) per
+// broadcast into the in-memory Collector, keeps the live numbers, and every flush interval hands
+// the aggregates to the analytics worker, which owns the DuckDB file. A flushed batch stays here
+// until the worker says it is stored; a restarted worker gets it again and its id keeps it from
+// being counted twice. A crash of the whole process loses at most one flush interval.
+import { join } from "node:path";
+import { ok, refuse, type Refusal, type Result } from "../errors.ts";
+import type { Logger } from "../runtime/logger.ts";
+import { Supervisor, type FaultKind } from "../runtime/supervisor.ts";
+import { iso, type Clock } from "../runtime/time.ts";
+import type { BroadcastRecord, StreamRecord } from "../streams/index.ts";
+import type { FromAnalytics, ToAnalytics } from "./analytics.worker.ts";
+import { Collector, type Ctx, type FlushBatch } from "./collector.ts";
+import { countryOf } from "./geo.ts";
+import { METRICS, type Metric, type Scope } from "./queries.ts";
+import { sentimentOf } from "./sentiment.ts";
+
+export { countryOf } from "./geo.ts";
+
+export interface AnalyticsOptions {
+  dataDir: string;
+  clock: Clock;
+  logger: Logger;
+  windowMs: number;
+  flushMs: number;
+  faults?: boolean;
+  /** Broadcast rows and segment marks live in SQLite (streams domain). */
+  broadcasts: {
+    findBroadcast(id: string): BroadcastRecord | undefined;
+    segmentsOf(id: string): Array<{ label: string; started_at: number }>;
+    findById(id: string): StreamRecord | undefined;
+  };
+}
+
+interface Present {
+  viewerKey: string;
+  country: string;
+}
+
+interface LiveStream {
+  broadcastId: string;
+  startedAt: number;
+  segment: string;
+  chatPerSec: Int32Array; // ring of per-second counts over the last minute
+  reactPerSec: Int32Array;
+  ringSec: number; // the second the ring's head stands for
+  chatters: Set<string>;
+  messages: number;
+  reactions: number;
+  sentimentSum: number;
+  peak: number;
+}
+
+export interface LiveMetrics {
+  stream: string;
+  broadcast_id: string | null;
+  live: boolean;
+  concurrent_viewers: number;
+  peak_concurrent_viewers: number;
+  chat_messages_per_minute: number;
+  reactions_per_minute: number;
+  unique_chatters: number;
+  messages: number;
+  reactions: number;
+  average_sentiment: number | null;
+  segment: string | null;
+}
+
+const STOP_FLUSH_TIMEOUT_MS = 15_000;
+
+function unavailable(e: unknown): Refusal {
+  return refuse("unavailable", `analytics could not answer: ${(e as Error)?.message ?? e}`);
+}
+
+/** A query message without its id (the door numbers them). */
+type Request = ToAnalytics extends infer U ? (U extends { id: number } ? Omit<U, "id"> : never) : never;
 
 export class Analytics {
-  private constructor(
-    private instance: DuckDBInstance,
-    private conn: DuckDBConnection,
-  ) {}
+  private collector: Collector;
+  private present = new Map<string, Map<number, Present>>(); // stream id -> session no -> who
+  private countryByViewer = new Map<string, Map<string, string>>(); // stream id -> viewer key -> country
+  private live = new Map<string, LiveStream>(); // stream id -> its live broadcast
+  private unflushed: FlushBatch[] = [];
+  private nextReq = 1;
+  private waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private flushWaiters: Array<{ until: number; resolve: () => void }> = [];
+  private worker: Supervisor<ToAnalytics, FromAnalytics>;
+  private flushTimer: ReturnType<typeof setInterval> | null = null;
+  private secondTimer: ReturnType<typeof setInterval> | null = null;
+  private concurrentOf: (slug: string) => number = () => 0;
+  private readonly bootId = Math.random().toString(36).slice(2, 8);
+  eventsFlushed = 0;
+  flushFailures = 0;
 
-  static async open(path: string): Promise<Analytics> {
-    // A bounded thread count so analytics can never starve the socket thread on 2 cores.
-    const instance = await DuckDBInstance.create(path, { threads: "1" });
-    const conn = await instance.connect();
-    return new Analytics(instance, conn);
+  constructor(private o: AnalyticsOptions) {
+    this.collector = new Collector(o.windowMs);
+    this.worker = new Supervisor<ToAnalytics, FromAnalytics>({
+      name: "analytics",
+      entry: new URL("./analytics.worker.ts", import.meta.url),
+      data: { path: join(o.dataDir, "analytics.duckdb"), threads: 1 },
+      logger: o.logger,
+      faults: o.faults,
+      // A long DuckDB query must not read as a hang: terminating a worker inside a query aborts the
+      // whole process (STACK-NOTES), so only a very long silence counts.
+      unresponsiveMs: 120_000,
+      stopTimeoutMs: 30_000,
+      onMessage: (m) => this.onMessage(m),
+      onStart: () => {
+        // A new worker (first or restarted) gets every batch not yet stored; its id makes a resend harmless.
+        for (const b of this.unflushed) this.worker.post({ type: "flush", batch: b });
+        // Queries in flight died with the worker: their callers get an error, not a hang.
+        for (const [id, w] of this.waiting) {
+          this.waiting.delete(id);
+          w.reject(new Error("the analytics worker restarted; try again"));
+        }
+      },
+    });
+  }
+
+  start(concurrentOf: (slug: string) => number): void {
+    this.concurrentOf = concurrentOf;
+    this.worker.start();
+    this.flushTimer = setInterval(() => this.flush(), this.o.flushMs);
+    this.secondTimer = setInterval(() => this.sampleSecond(), 1000);
+  }
+
+  get supervisor(): { crashes: number; up: boolean; health(): "ok" | "degraded" } {
+    return this.worker;
+  }
+
+  injectFault(kind: FaultKind): void {
+    this.worker.injectFault(kind);
+  }
+
+  /** Final flush (the sockets are closed by now, so every session has ended), then the worker stops. */
+  async stop(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.secondTimer) clearInterval(this.secondTimer);
+    const done = this.flush();
+    await Promise.race([done, new Promise((r) => setTimeout(r, STOP_FLUSH_TIMEOUT_MS))]);
+    if (this.unflushed.length) this.o.logger.error("analytics: batches not stored at shutdown", { batches: this.unflushed.length, events: this.unflushed.reduce((n, b) => n + b.events, 0) });
+    await this.worker.stop();
+  }
+
+  // ---- capture (called by the socket hub and the chat/poll listeners) ----
+
+  /** A socket joined a stream: a session starts now if the stream is live, or when it goes live. */
+  joined(stream: StreamRecord, session: number, viewerKey: string, ip: string): void {
+    const country = countryOf(ip);
+    let m = this.present.get(stream.id);
+    if (!m) this.present.set(stream.id, (m = new Map()));
+    m.set(session, { viewerKey, country });
+    let byViewer = this.countryByViewer.get(stream.id);
+    if (!byViewer) this.countryByViewer.set(stream.id, (byViewer = new Map()));
+    byViewer.set(viewerKey, country);
+    const l = this.liveOf(stream);
+    if (l) this.collector.startSession(this.sessionId(session), this.ctx(stream.id, l, country), viewerKey, this.o.clock.now());
+  }
+
+  left(stream: StreamRecord, session: number): void {
+    const m = this.present.get(stream.id);
+    const p = m?.get(session);
+    if (!m || !p) return;
+    m.delete(session);
+    if (m.size === 0) {
+      this.present.delete(stream.id);
+      this.countryByViewer.delete(stream.id);
+    }
+    const l = this.live.get(stream.id);
+    this.collector.endSession(this.sessionId(session), this.o.clock.now(), l?.segment ?? "");
+  }
+
+  /** The stream's record changed: a broadcast may have started or ended. */
+  streamChanged(stream: StreamRecord): void {
+    const l = this.live.get(stream.id);
+    if (l && l.broadcastId !== stream.current_broadcast_id) {
+      // Ended: every open session of that broadcast ends now.
+      const now = this.o.clock.now();
+      for (const id of this.collector.openSessionsOf(l.broadcastId)) this.collector.endSession(id, now, l.segment);
+      this.live.delete(stream.id);
+    }
+    const started = this.liveOf(stream);
+    if (started && !l) {
+      const now = this.o.clock.now();
+      for (const [session, p] of this.present.get(stream.id) ?? []) this.collector.startSession(this.sessionId(session), this.ctx(stream.id, started, p.country), p.viewerKey, now);
+    }
+  }
+
+  segmentMarked(stream: StreamRecord, label: string): void {
+    const l = this.liveOf(stream);
+    if (l) l.segment = label;
+  }
+
+  chat(stream: StreamRecord, viewerKey: string, body: string): void {
+    const l = this.liveOf(stream);
+    if (!l) return;
+    const s = sentimentOf(body);
+    const now = this.o.clock.now();
+    this.collector.chat(this.ctx(stream.id, l, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? ""), viewerKey, s, now);
+    this.tick(l, now);
+    l.chatPerSec[0]!++;
+    l.chatters.add(viewerKey);
+    l.messages++;
+    l.sentimentSum += s;
+  }
+
+  reaction(stream: StreamRecord, viewerKey: string, emoji: string): void {
+    const l = this.liveOf(stream);
+    if (!l) return;
+    const now = this.o.clock.now();
+    this.collector.count(this.ctx(stream.id, l, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? ""), "reaction", emoji, now);
+    this.tick(l, now);
+    l.reactPerSec[0]!++;
+    l.reactions++;
+  }
+
+  vote(stream: StreamRecord, viewerKey: string, pollId: string, option: number): void {
+    const l = this.liveOf(stream);
+    if (!l) return;
+    this.collector.count(this.ctx(stream.id, l, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? ""), "vote", `${pollId}:${option}`, this.o.clock.now());
+  }
+
+  private sessionId(session: number): string {
+    return `${this.bootId}.${session}`;
+  }
+
+  private ctx(streamId: string, l: LiveStream, country: string): Ctx {
+    return { broadcastId: l.broadcastId, streamId, country, segment: l.segment };
+  }
+
+  /** The stream's live broadcast state, created on first sight of a live stream (also after a restart). */
+  private liveOf(stream: StreamRecord): LiveStream | null {
+    if (stream.status !== "live" || !stream.current_broadcast_id) return null;
+    const l = this.live.get(stream.id);
+    if (l && l.broadcastId === stream.current_broadcast_id) return l;
+    if (l) this.streamChanged(stream);
+    const segs = this.o.broadcasts.segmentsOf(stream.current_broadcast_id);
+    const fresh: LiveStream = {
+      broadcastId: stream.current_broadcast_id, startedAt: stream.live_since ?? this.o.clock.now(), segment: segs[segs.length - 1]?.label ?? "",
+      chatPerSec: new Int32Array(60), reactPerSec: new Int32Array(60), ringSec: Math.floor(this.o.clock.now() / 1000),
+      chatters: new Set(), messages: 0, reactions: 0, sentimentSum: 0, peak: 0,
+    };
+    this.live.set(stream.id, fresh);
+    return fresh;
+  }
+
+  /** Moves the per-second rings forward to now (slot 0 is the current second). */
+  private tick(l: LiveStream, now: number): void {
+    const sec = Math.floor(now / 1000);
+    const steps = Math.min(60, sec - l.ringSec);
+    if (steps <= 0) return;
+    l.chatPerSec.copyWithin(steps, 0, 60 - steps);
+    l.chatPerSec.fill(0, 0, steps);
+    l.reactPerSec.copyWithin(steps, 0, 60 - steps);
+    l.reactPerSec.fill(0, 0, steps);
+    l.ringSec = sec;
+  }
+
+  private sampleSecond(): void {
+    const now = this.o.clock.now();
+    for (const [id, l] of this.live) {
+      this.tick(l, now);
+      const s = this.o.broadcasts.findById(id);
+      if (s) l.peak = Math.max(l.peak, this.concurrentOf(s.slug));
+    }
+  }
+
+  // ---- live numbers ----
+
+  liveMetrics(stream: StreamRecord): LiveMetrics {
+    const l = this.liveOf(stream);
+    const concurrent = this.concurrentOf(stream.slug);
+    if (!l) {
+      return { stream: stream.slug, broadcast_id: null, live: false, concurrent_viewers: concurrent, peak_concurrent_viewers: 0, chat_messages_per_minute: 0, reactions_per_minute: 0, unique_chatters: 0, messages: 0, reactions: 0, average_sentiment: null, segment: null };
+    }
+    this.tick(l, this.o.clock.now());
+    l.peak = Math.max(l.peak, concurrent);
+    const sum = (a: Int32Array) => a.reduce((x, y) => x + y, 0);
+    return {
+      stream: stream.slug, broadcast_id: l.broadcastId, live: true, concurrent_viewers: concurrent, peak_concurrent_viewers: l.peak,
+      chat_messages_per_minute: sum(l.chatPerSec), reactions_per_minute: sum(l.reactPerSec), unique_chatters: l.chatters.size, messages: l.messages, reactions: l.reactions,
+      average_sentiment: l.messages ? Math.round((l.sentimentSum / l.messages) * 1000) / 1000 : null, segment: l.segment || null,
+    };
+  }
+
+  // ---- flushing ----
+
+  /** Drains the collector into one batch and hands it to the worker; resolves once stored (or failed). */
+  flush(): Promise<void> {
+    const batch = this.collector.drain(this.o.clock.now());
+    if (batch.agg.length || batch.chatters.length || batch.sessions.length) {
+      this.unflushed.push(batch);
+      if (this.worker.up) this.worker.post({ type: "flush", batch });
+    } else if (this.unflushed.length && this.worker.up) {
+      // Failed earlier (DuckDB error): try the oldest again.
+      this.worker.post({ type: "flush", batch: this.unflushed[0]! });
+    }
+    if (this.unflushed.length === 0) return Promise.resolve();
+    const until = this.unflushed[this.unflushed.length - 1]!.id;
+    return new Promise((resolve) => this.flushWaiters.push({ until, resolve }));
+  }
+
+  get pendingEvents(): number {
+    return this.collector.pendingEvents + this.unflushed.reduce((n, b) => n + b.events, 0);
+  }
+
+  private onMessage(m: FromAnalytics): void {
+    if (m.type === "flushed") {
+      this.unflushed = this.unflushed.filter((b) => b.id !== m.batchId);
+      this.eventsFlushed += m.events;
+      const oldest = this.unflushed[0]?.id ?? Infinity;
+      this.flushWaiters = this.flushWaiters.filter((w) => (w.until < oldest ? (w.resolve(), false) : true));
+      return;
+    }
+    if (m.type === "flush_failed") {
+      this.flushFailures++;
+      this.o.logger.error("analytics flush failed; kept for the next interval", { batch: m.batchId, error: m.error });
+      for (const w of this.flushWaiters) w.resolve(); // the caller learns through pendingEvents
+      this.flushWaiters = [];
+      return;
+    }
+    const w = this.waiting.get(m.id);
+    if (!w) return;
+    this.waiting.delete(m.id);
+    if (m.ok) w.resolve(m.value);
+    else w.reject(new Error(m.error));
+  }
+
+  private async request<T>(msg: Request): Promise<T> {
+    // Starting or restarting: a query waits a little for the worker rather than failing at once.
+    if (!this.worker.up && !(await this.worker.whenUp(5000))) throw new Error("the analytics worker is not running");
+    const id = this.nextReq++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.post({ ...msg, id } as ToAnalytics);
+    });
   }
 
   async ping(): Promise<boolean> {
-    const r = await this.conn.runAndReadAll("SELECT 1 AS ok");
-    return r.getRowObjects()[0]?.ok === 1;
+    return (await this.request<boolean>({ type: "probe" })) === true;
   }
 
-  close(): void {
-    this.conn.closeSync();
-    this.instance.closeSync();
+  // ---- queries ----
+
+  private scope(b: BroadcastRecord): Scope {
+    return { broadcastId: b.id, start: b.started_at, end: b.ended_at ?? this.o.clock.now(), segments: this.o.broadcasts.segmentsOf(b.id) };
+  }
+
+  /** The post-broadcast report (also while live: up to now, as of the last flush). */
+  async report(broadcastId: string): Promise<Result<Record<string, unknown>>> {
+    const b = this.o.broadcasts.findBroadcast(broadcastId);
+    if (!b) return refuse("not_found", `no broadcast ${broadcastId}`);
+    const scope = this.scope(b);
+    let r: Record<string, Array<Record<string, any>>>;
+    try {
+      r = await this.request<Record<string, Array<Record<string, any>>>>({ type: "report", scope });
+    } catch (e) {
+      return unavailable(e);
+    }
+    const a = r.audience![0]!;
+    const durationS = Math.max(0, (scope.end - scope.start) / 1000);
+    const retention = (r.retention ?? []).map((x) => ({ minute: x.minute as number, present: x.present as number, share: a.unique_viewers ? Math.round(((x.present as number) / a.unique_viewers) * 10_000) / 10_000 : 0 }));
+    const drops = retention.slice(1).map((x, i) => ({ minute: x.minute, from: retention[i]!.present, to: x.present, drop: retention[i]!.present - x.present }))
+      .filter((d) => d.drop > 0).sort((p, q) => q.drop - p.drop || p.minute - q.minute).slice(0, 3);
+    const reactionsByEmoji = Object.fromEntries((r.reactions ?? []).map((x) => [x.emoji, x.n]));
+    const c = r.chat![0]!;
+    const stream = this.o.broadcasts.findById(b.stream_id);
+    return ok({
+      broadcast: { id: b.id, stream: stream?.slug ?? null, started_at: iso(b.started_at), ended_at: b.ended_at === null ? null : iso(b.ended_at), duration_s: durationS },
+      peak_concurrent_viewers: a.peak,
+      average_concurrent_viewers: durationS ? Math.round((a.watch_time_s / durationS) * 100) / 100 : 0,
+      unique_viewers: a.unique_viewers,
+      total_watch_time_s: a.watch_time_s,
+      average_view_duration_s: a.unique_viewers ? Math.round((a.watch_time_s / a.unique_viewers) * 100) / 100 : 0,
+      retention,
+      biggest_drop_offs: drops,
+      unique_chatters: c.unique_chatters,
+      messages: c.messages,
+      average_sentiment: c.messages ? Math.round(c.sentiment * 1000) / 1000 : null,
+      reactions: { total: Object.values(reactionsByEmoji).reduce((x: number, y) => x + (y as number), 0), by_emoji: reactionsByEmoji },
+      votes: Object.fromEntries((r.votes ?? []).map((x) => [x.key, x.n])),
+      top_moments: (r.moments ?? []).map((x) => ({ at: iso(x.bucket), chat_messages: x.chat ?? 0, reactions: x.reactions ?? 0 })),
+      by_country: (r.byCountry ?? []).map((x) => ({ ...x, country: x.country || null })),
+      by_segment: (r.bySegment ?? []).map((x) => ({ ...x, segment: x.segment || null })),
+      segments: scope.segments.map((s) => ({ label: s.label, started_at: iso(s.started_at) })),
+    });
+  }
+
+  /** One metric over time, bucketed (a multiple of the aggregation window), filtered and grouped. */
+  async series(broadcastId: string, q: Record<string, string | undefined>): Promise<Result<{ rows: Array<Record<string, unknown>>; parquet?: Buffer }>> {
+    const b = this.o.broadcasts.findBroadcast(broadcastId);
+    if (!b) return refuse("not_found", `no broadcast ${broadcastId}`);
+    const fields: Record<string, string> = {};
+    const metric = q.metric as Metric;
+    if (!METRICS.includes(metric)) fields.metric = `one of ${METRICS.join(", ")}`;
+    const windowS = this.o.windowMs / 1000;
+    const bucketS = q.bucket_s === undefined ? Math.max(windowS, 60 - (60 % windowS)) : Number(q.bucket_s);
+    if (!Number.isInteger(bucketS) || bucketS <= 0 || bucketS % windowS !== 0 || bucketS > 86_400) fields.bucket_s = `a multiple of the aggregation window (${windowS} s), at most 86400`;
+    const scope = this.scope(b);
+    const time = (k: string, dflt: number) => (q[k] === undefined ? dflt : Date.parse(q[k]!));
+    const from = time("from", scope.start);
+    const to = time("to", scope.end);
+    if (Number.isNaN(from)) fields.from = "an RFC 3339 timestamp";
+    if (Number.isNaN(to)) fields.to = "an RFC 3339 timestamp";
+    if (!Number.isNaN(from) && !Number.isNaN(to) && to <= from) fields.to = "after from";
+    const groupBy = q.group_by ?? null;
+    if (groupBy !== null && groupBy !== "country" && groupBy !== "segment") fields.group_by = "country or segment";
+    const format = q.format ?? "json";
+    if (!["json", "csv", "parquet"].includes(format)) fields.format = "json, csv or parquet";
+    for (const k of ["country", "segment"]) if (q[k] !== undefined && q[k]!.length > 64) fields[k] = "at most 64 characters";
+    if (Object.keys(fields).length) return refuse("invalid_payload", "invalid series query", { fields });
+    const bucketMs = bucketS * 1000;
+    if ((to - from) / bucketMs > 100_000) return refuse("invalid_payload", "too many buckets; use a larger bucket_s", { fields: { bucket_s: "too small for this range" } });
+    const query = { ...scope, metric, bucketMs, from, to, country: q.country ?? null, segment: q.segment ?? null, groupBy: groupBy as "country" | "segment" | null };
+    try {
+      if (format === "parquet") {
+        const b64 = await this.request<string>({ type: "series", query, format: "parquet" });
+        return ok({ rows: [], parquet: Buffer.from(b64, "base64") });
+      }
+      const rows = await this.request<Array<Record<string, unknown>>>({ type: "series", query, format: "rows" });
+      return ok({ rows: rows.map((r) => ({ ...r, t: iso(Number(r.t)) })) });
+    } catch (e) {
+      return unavailable(e);
+    }
+  }
+
+  /** Erasure: the viewer's analytics rows keep their counts under an anonymous key. */
+  async erase(viewerKey: string): Promise<void> {
+    const replacement = `erased:${crypto.randomUUID()}`;
+    this.collector.anonymise(viewerKey, replacement);
+    for (const m of this.countryByViewer.values()) m.delete(viewerKey);
+    for (const l of this.live.values()) if (l.chatters.delete(viewerKey)) l.chatters.add(replacement);
+    await this.flush();
+    await this.request({ type: "anonymise", viewerKey, replacement });
   }
 }

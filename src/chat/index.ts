@@ -259,7 +259,7 @@ export class Chat {
     const target = sender.viewerId ? { type: "viewer", id: sender.viewerId } : null;
 
     if (decision.action === "block") {
-      await this.gc.run((db) => recordAudit(db, { at: now, actor, action: AUDIT.block, streamId: stream.id, target, reason: decision.reasons.join(", "), data: { scores: decision.scores } }));
+      await this.gc.run((db) => recordAudit(db, { at: now, actor, action: AUDIT.block, streamId: stream.id, target, reason: decision.reasons.join(", "), data: { scores: decision.scores, ...(decision.classifierSkipped ? { classifier_skipped: true } : {}) } }));
       return refuse("blocked", "this message was blocked by the stream's rules");
     }
     if (decision.action === "hold") {
@@ -267,7 +267,7 @@ export class Chat {
       const answer: SendReply = { status: "held", held_id: heldId };
       const escalated = await this.gc.run((db) => {
         store.insertHeld(db, { ...base, id: heldId, reasons: decision.reasons, scores: decision.scores, at: now, expiresAt: now + s.review_expiry_s * 1000 });
-        recordAudit(db, { at: now, actor, action: AUDIT.hold, streamId: stream.id, target: { type: "review_item", id: heldId }, reason: decision.reasons.join(", "), data: { user_id: sender.viewerId, scores: decision.scores } });
+        recordAudit(db, { at: now, actor, action: AUDIT.hold, streamId: stream.id, target: { type: "review_item", id: heldId }, reason: decision.reasons.join(", "), data: { user_id: sender.viewerId, scores: decision.scores, ...(decision.classifierSkipped ? { classifier_skipped: true } : {}) } });
         if (nonce) store.saveNonce(db, sender.key, nonce, stream.id, answer, now);
         return sender.viewerId ? this.autoEscalate(db, stream.id, sender.viewerId, now) : [];
       });

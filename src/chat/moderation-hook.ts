@@ -6,6 +6,8 @@ export interface Decision {
   action: "publish" | "hold" | "block";
   reasons: string[];
   scores: Record<string, number>;
+  /** The classification stage could not answer; the pattern stage decided alone. */
+  classifierSkipped?: boolean;
 }
 
 export interface ModerationHook {

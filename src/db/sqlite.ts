@@ -9,6 +9,7 @@ import m001 from "./migrations/001-core.sql" with { type: "text" };
 import m002 from "./migrations/002-chat.sql" with { type: "text" };
 import m003 from "./migrations/003-reactions-polls.sql" with { type: "text" };
 import m004 from "./migrations/004-review-queue.sql" with { type: "text" };
+import m005 from "./migrations/005-segments.sql" with { type: "text" };
 
 /** Numbered migrations; append only, never edit a released one. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -16,6 +17,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 2, name: "002-chat", sql: m002 },
   { version: 3, name: "003-reactions-polls", sql: m003 },
   { version: 4, name: "004-review-queue", sql: m004 },
+  { version: 5, name: "005-segments", sql: m005 },
 ];
 
 export function openSqlite(path: string): Database {

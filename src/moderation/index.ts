@@ -41,6 +41,7 @@ interface Slot {
   queue: Array<CheckItem & { key: number }>;
   scheduled: boolean;
   classifier: ClassifierStats | null;
+  skippedBase: number; // skips counted by earlier incarnations (a restarted worker counts from 0)
 }
 
 export class Moderation implements ModerationHook {
@@ -56,7 +57,7 @@ export class Moderation implements ModerationHook {
   constructor(private o: ModerationOptions) {
     for (let i = 0; i < Math.max(1, o.workers); i++) {
       const slot: Slot = {
-        sentKeys: new Set(), queue: [], scheduled: false, classifier: null,
+        sentKeys: new Set(), queue: [], scheduled: false, classifier: null, skippedBase: 0,
         sup: new Supervisor<ToModeration, FromModeration>({
           name: `moderation-${i}`,
           entry: new URL("./moderation.worker.ts", import.meta.url),
@@ -73,14 +74,15 @@ export class Moderation implements ModerationHook {
 
   start(): void {
     for (const s of this.slots) s.sup.start();
-    // A worker that is alive but has not answered an item in time: that item is decided inline.
+    // A worker that is alive but has not answered an item in time: a human looks at that item.
+    // Not decided inline: whatever stalled the worker (a pathological message) would stall us too.
     this.watchdog = setInterval(() => {
       const now = performance.now();
       for (const [id, f] of this.inflight) {
         if (now < f.deadline) continue;
         this.inflight.delete(id);
-        this.counts.inline++;
-        f.resolve(this.inline.checkPatterns(f.item, f.settings));
+        this.counts.failed++;
+        f.resolve({ action: "hold", reasons: ["pipeline_timeout"], scores: {} });
       }
     }, 100);
   }
@@ -109,7 +111,7 @@ export class Moderation implements ModerationHook {
 
   /** Messages that skipped the classification stage (service down, breaker open, too busy). */
   get classifierSkips(): number {
-    return this.slots.reduce((n, s) => n + (s.classifier?.skipped ?? 0), 0);
+    return this.slots.reduce((n, s) => n + s.skippedBase + (s.classifier?.skipped ?? 0), 0);
   }
 
   check(text: string, settings: Settings, ctx: { streamId: string; sender: string }): Promise<CheckedDecision> {
@@ -190,6 +192,8 @@ export class Moderation implements ModerationHook {
     const slot = this.slots[w]!;
     slot.sentKeys.clear();
     slot.queue = [];
+    slot.skippedBase += slot.classifier?.skipped ?? 0;
+    slot.classifier = null;
     if (!restarted) return;
     for (const [id, f] of this.inflight) {
       if (f.worker !== w) continue;

@@ -37,6 +37,8 @@ const REPEATS = /(\p{L})\1+/gu;
 
 export interface Normalized {
   plain: string;
+  /** plain with leetspeak mapped, repeated letters kept: what blocked terms are matched against. */
+  leet: string;
   folded: string;
 }
 
@@ -46,11 +48,23 @@ export function normalize(text: string): Normalized {
   t = t.replace(HOMOGLYPH_RE, (c) => HOMOGLYPHS[c] ?? c);
   t = t.replace(SPELLED, (m) => m.replace(SEPARATORS, ""));
   const plain = t;
-  const folded = t.replace(LEET_WORD, (w) => w.replace(LEET_RE, (c) => LEET[c] ?? c)).replace(REPEATS, "$1");
-  return { plain, folded };
+  const leet = t.replace(LEET_WORD, (w) => w.replace(LEET_RE, (c) => LEET[c] ?? c));
+  return { plain, leet, folded: leet.replace(REPEATS, "$1") };
 }
 
-/** A blocked term in the same folded form, so "FREE", "fr33" and "freeee" all match "free". */
-export function foldTerm(term: string): string {
-  return normalize(term).folded;
+/**
+ * A blocked term as a pattern over the `leet` form: each run of k equal letters may be stretched
+ * but never shortened ("free" -> f+r+e{2,}), so "FREE", "fr33" and "freeeee" match "free" while
+ * "ass" never matches "as" and "good" never matches "god".
+ */
+export function termPattern(term: string): string {
+  const t = normalize(term).leet;
+  let out = "";
+  for (const m of t.matchAll(/(.)\1*/gsu)) {
+    const ch = m[1]!;
+    const k = [...m[0]].length;
+    const esc = ch.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&");
+    out += /\p{L}/u.test(ch) ? (k === 1 ? `${esc}+` : `${esc}{${k},}`) : esc.repeat(k);
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import { RegExpMatcher, englishDataset, englishRecommendedTransformers } from "o
 import { parse } from "tldts";
 import { isRegexTerm, regexTermProblem } from "./regex-terms.ts";
 import emojiRegex from "emoji-regex";
-import { foldTerm, type Normalized } from "./normalize.ts";
+import { termPattern, type Normalized } from "./normalize.ts";
 
 /** The settings the pipeline reads; everything else stays on the main thread. */
 export interface ModerationSettings {
@@ -26,7 +26,7 @@ export interface PatternResult {
 const profanity = new RegExpMatcher({ ...englishDataset.build(), ...englishRecommendedTransformers });
 
 export interface CompiledTerms {
-  folded: RegExp[];
+  words: RegExp[]; // plain and wildcard terms, matched against the `leet` form
   regex: RegExp[];
 }
 
@@ -37,7 +37,7 @@ export function compileTerms(terms: string[]): CompiledTerms {
   const key = terms.join("\u0000");
   const hit = compiledCache.get(key);
   if (hit) return hit;
-  const out: CompiledTerms = { folded: [], regex: [] };
+  const out: CompiledTerms = { words: [], regex: [] };
   for (const t of terms) {
     if (isRegexTerm(t)) {
       // Settings validation refuses unsafe ones; a stored one from before is skipped, not run.
@@ -46,10 +46,9 @@ export function compileTerms(terms: string[]): CompiledTerms {
     }
     const pre = t.startsWith("*") ? "\\p{L}*" : "";
     const post = t.endsWith("*") ? "\\p{L}*" : "";
-    const core = foldTerm(t.replace(/^\*|\*$/g, ""));
+    const core = termPattern(t.replace(/^\*|\*$/g, ""));
     if (!core) continue;
-    const esc = core.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    out.folded.push(new RegExp(`(?<![\\p{L}\\p{N}])${pre}${esc}${post}(?![\\p{L}\\p{N}])`, "u"));
+    out.words.push(new RegExp(`(?<![\\p{L}\\p{N}])${pre}${core}${post}(?![\\p{L}\\p{N}])`, "u"));
   }
   if (compiledCache.size > 1000) compiledCache.clear();
   compiledCache.set(key, out);
@@ -137,12 +136,13 @@ export class CopyPasta {
 export function patternStage(text: string, n: Normalized, s: ModerationSettings): PatternResult {
   const r: PatternResult = { blocked: [], held: [], scores: {} };
   const terms = compileTerms(s.blocked_terms);
-  if (terms.folded.some((re) => re.test(n.folded)) || terms.regex.some((re) => re.test(n.plain))) r.blocked.push("blocked_term");
+  if (terms.words.some((re) => re.test(n.leet)) || terms.regex.some((re) => re.test(n.plain))) r.blocked.push("blocked_term");
   if (s.link_policy !== "allow") {
     const bad = findLinks(text).concat(n.plain !== text.toLowerCase() ? findLinks(n.plain) : []).filter((h) => !linkAllowed(h, s.allowed_domains));
     if (bad.length) (s.link_policy === "block" ? r.blocked : r.held).push("link");
   }
-  const matches = profanity.getAllMatches(n.plain).length;
+  // Distinct places: the dataset has several patterns for some words, and one word is one profanity.
+  const matches = new Set(profanity.getAllMatches(n.plain).map((m) => m.startIndex)).size;
   if (matches > 0) r.scores.profanity = matches >= 2 ? 0.95 : 0.8;
   Object.assign(r.scores, spamScores(text));
   return r;

@@ -5,7 +5,11 @@
 // - HttpClassifier: an external classifier service (contract in README): a timeout, a cap on calls
 //   in flight and a circuit breaker. When it cannot answer, the message skips this stage (null) and
 //   the pattern stage alone decides; every skip is counted.
-import afinn from "sentiment/languages/en/labels.json";
+import { createRequire } from "node:module";
+
+// Loaded through require, not as a JSON module: the `sentiment` package itself extends this same
+// object at load time, which a (read-only) JSON module import would forbid.
+const afinn = createRequire(import.meta.url)("sentiment/languages/en/labels.json") as Record<string, number>;
 
 export interface Scorer {
   readonly name: string;

@@ -61,6 +61,7 @@ export class Reactions {
   private emittedThrough = -Infinity;
   private tickN = 0;
   private awaiting: { tick: number; at: number } | null = null;
+  private lastTs = -Infinity; // reaction timestamps never go back, even when the wall clock does
   private finalReply: { tick: number; resolve: (m: FromWorker) => void } | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private listener: ReactionsListener = { reactions() {} };
@@ -75,10 +76,11 @@ export class Reactions {
       logger: d.logger,
       faults: d.faults,
       onMessage: (m) => this.onWindows(m),
-      onStart: (restarted) => {
+      onStart: () => {
         this.awaiting = null;
-        // The dead worker's windows are gone: give the new one every batch not yet fully published.
-        if (restarted && this.retained.length) this.worker.post({ type: "restore", emittedThrough: this.emittedThrough, batches: this.retained });
+        // A new worker (first or restarted) gets every batch not yet fully published: the dead one's
+        // windows are gone, and batches kept while no worker was up were never sent.
+        if (this.retained.length) this.worker.post({ type: "restore", emittedThrough: this.emittedThrough, batches: this.retained });
       },
     });
   }
@@ -122,7 +124,9 @@ export class Reactions {
     if (!b) byKey.set(sender.key, (b = { tokens: s.reaction_rate, at: now }));
     const wait = take(b, now, s.reaction_rate, s.reaction_rate);
     if (wait > 0) return refuse("rate_limited", `at most ${s.reaction_rate} reactions a second`, { retryAfterMs: wait });
-    this.builder.push(this.internStream(stream), this.internEmoji(emoji), now, s.reaction_window_ms);
+    // A clock stepped back must not put a reaction into a window already published.
+    const ts = (this.lastTs = Math.max(now, this.lastTs, this.emittedThrough));
+    this.builder.push(this.internStream(stream), this.internEmoji(emoji), ts, s.reaction_window_ms);
     this.accepted++;
     return ok({});
   }
@@ -197,7 +201,7 @@ export class Reactions {
       .run((db) => {
         const q = db.query(
           `INSERT INTO reaction_windows (stream_id, window_start, window_ms, emoji, count) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (stream_id, window_start, emoji) DO UPDATE SET count = count + excluded.count`,
+           ON CONFLICT (stream_id, window_start, window_ms, emoji) DO UPDATE SET count = count + excluded.count`,
         );
         for (const r of rows) q.run(...r);
       })

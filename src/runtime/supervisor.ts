@@ -6,8 +6,8 @@
 import type { Logger } from "./logger.ts";
 
 /** Messages the supervisor itself exchanges with a worker (see worker-side.ts). */
-export type ControlIn = { type: "ping"; n: number } | { type: "stop" } | { type: "fault"; kind: FaultKind };
-export type ControlOut = { type: "ready" } | { type: "pong"; n: number };
+export type ControlIn = { type: "$ping"; n: number } | { type: "$stop" } | { type: "$fault"; kind: FaultKind };
+export type ControlOut = { type: "$ready" } | { type: "$pong"; n: number };
 /** Test-only fault injection; a worker honours it only when started with `faults: true`. */
 export type FaultKind = "throw" | "reject" | "exit" | "hang";
 
@@ -25,6 +25,8 @@ export interface SupervisorOptions<Out> {
   /** A worker silent this long is terminated and restarted. Never use for a worker inside a DuckDB query. */
   unresponsiveMs?: number;
   stopTimeoutMs?: number;
+  /** A worker that has not said "ready" this long after its start is a crash too. */
+  startTimeoutMs?: number;
 }
 
 const BACKOFF_MS = [50, 100, 250, 500, 1000, 2000, 5000];
@@ -55,10 +57,22 @@ export class Supervisor<In, Out> {
     this.spawn(false);
     const every = this.o.heartbeatMs ?? 250;
     const limit = this.o.unresponsiveMs ?? 1000;
+    const startLimit = this.o.startTimeoutMs ?? 15_000;
+    let lastTick = performance.now();
     this.heartbeat = setInterval(() => {
-      if (!this.worker || !this.ready) return;
+      const now = performance.now();
+      const late = now - lastTick > every * 2;
+      lastTick = now;
+      // This thread itself was stalled (a long GC, a burst of work): an unread pong may be waiting
+      // in the queue, so the silence says nothing about the worker. Judge it on time we were awake.
+      if (late) this.lastPong = Math.max(this.lastPong, now - every);
+      if (!this.worker) return;
+      if (!this.ready) {
+        if (performance.now() - this.startedAt > startLimit) this.crashed(this.generation, "did not start", true);
+        return;
+      }
       if (performance.now() - this.lastPong > limit) return this.crashed(this.generation, "unresponsive", true);
-      this.worker.postMessage({ type: "ping", n: ++this.pingN } satisfies ControlIn);
+      this.worker.postMessage({ type: "$ping", n: ++this.pingN } satisfies ControlIn);
     }, every);
   }
 
@@ -66,11 +80,22 @@ export class Supervisor<In, Out> {
     return this.ready;
   }
 
-  /** ok: running and not crash-looping; degraded: down or crashing often. */
+  /** ok: running (or still starting for the first time) and not crash-looping; degraded: down or crashing often. */
   health(): "ok" | "degraded" {
     const now = performance.now();
     this.crashTimes = this.crashTimes.filter((t) => now - t < CRASH_WINDOW_MS);
-    return this.ready && this.crashTimes.length < DEGRADED_CRASHES ? "ok" : "degraded";
+    const firstStart = !this.ready && this.crashes === 0 && this.worker !== null;
+    return (this.ready || firstStart) && this.crashTimes.length < DEGRADED_CRASHES ? "ok" : "degraded";
+  }
+
+  /** Resolves true once the worker is ready (at once if it is), false after the timeout. */
+  async whenUp(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!this.ready) {
+      if (performance.now() > deadline || this.stopping) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
   }
 
   post(msg: In, transfer?: Transferable[]): void {
@@ -84,7 +109,7 @@ export class Supervisor<In, Out> {
 
   /** Test hook: make the worker fail the way a bug would. */
   injectFault(kind: FaultKind): void {
-    this.worker?.postMessage({ type: "fault", kind } satisfies ControlIn);
+    this.worker?.postMessage({ type: "$fault", kind } satisfies ControlIn);
   }
 
   /** Asks the worker to finish and exit; terminates it if it does not within the timeout. */
@@ -95,7 +120,7 @@ export class Supervisor<In, Out> {
     const w = this.worker;
     if (!w) return;
     const exited = new Promise<void>((resolve) => (this.stopped = resolve));
-    w.postMessage({ type: "stop" } satisfies ControlIn);
+    w.postMessage({ type: "$stop" } satisfies ControlIn);
     const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), this.o.stopTimeoutMs ?? 2000));
     if ((await Promise.race([exited, timeout])) === "timeout") {
       this.o.logger.warn("worker did not stop in time; terminating", { worker: this.o.name });
@@ -115,11 +140,11 @@ export class Supervisor<In, Out> {
       if (gen !== this.generation) return; // a dead incarnation's last words: its owner resends
       const m = ev.data as ControlOut | Out;
       const t = (m as { type?: unknown })?.type;
-      if (t === "pong") {
+      if (t === "$pong") {
         this.lastPong = performance.now();
         return;
       }
-      if (t === "ready") {
+      if (t === "$ready") {
         this.ready = true;
         this.lastPong = performance.now();
         const queued = this.queue;

@@ -10,4 +10,5 @@ export const AUDIT = {
   moderatorAdd: "stream.moderator_add",
   moderatorRemove: "stream.moderator_remove",
   announce: "moderation.announce",
+  segment: "broadcast.segment",
 } as const;

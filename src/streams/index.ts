@@ -57,10 +57,24 @@ export type PublicStream = ReturnType<typeof publicView>;
 export interface StreamListener {
   streamChanged(stream: StreamRecord, publicChanged: boolean): void;
   announcement(stream: StreamRecord, body: string, at: number): void;
+  segmentMarked(stream: StreamRecord, segment: SegmentView): void;
+}
+
+export interface BroadcastRecord {
+  id: string;
+  stream_id: string;
+  started_at: number;
+  ended_at: number | null;
+}
+
+export interface SegmentView {
+  broadcast_id: string;
+  label: string;
+  started_at: string;
 }
 
 export class Streams {
-  private listener: StreamListener = { streamChanged() {}, announcement() {} };
+  private listener: StreamListener = { streamChanged() {}, announcement() {}, segmentMarked() {} };
 
   constructor(
     private db: Database,
@@ -232,6 +246,37 @@ export class Streams {
     }).immediate();
     this.listener.streamChanged({ ...s, status: "offline", current_broadcast_id: null, live_since: null, updated_at: now }, true);
     return ok({ id, stream: s.slug, started_at: iso(s.live_since ?? now), ended_at: iso(now) });
+  }
+
+  findBroadcast(id: string): BroadcastRecord | undefined {
+    return this.db.query<BroadcastRecord, [string]>("SELECT id, stream_id, started_at, ended_at FROM broadcasts WHERE id = ?").get(id) ?? undefined;
+  }
+
+  /** A broadcast's segment marks, in order (ms). */
+  segmentsOf(broadcastId: string): Array<{ label: string; started_at: number }> {
+    return this.db.query<{ label: string; started_at: number }, [string]>("SELECT label, started_at FROM broadcast_segments WHERE broadcast_id = ? ORDER BY started_at").all(broadcastId);
+  }
+
+  /** Marks the content segment in force from now on; only while the broadcast is live. Audited. */
+  markSegment(actor: Actor, broadcastId: string, raw: unknown): Result<SegmentView> {
+    const b = this.findBroadcast(broadcastId);
+    if (!b) return refuse("not_found", `no broadcast ${broadcastId}`);
+    if (b.ended_at !== null) return refuse("conflict", "this broadcast has ended");
+    const body = (typeof raw === "object" && raw !== null && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+    const extra = Object.keys(body).filter((k) => k !== "label");
+    if (extra.length) return refuse("invalid_payload", "unknown fields", { fields: Object.fromEntries(extra.map((k) => [k, "unknown field"])) });
+    const label = cleanText(body.label, "label", LIMITS.segment);
+    if (!label.ok) return label;
+    const s = this.findById(b.stream_id);
+    if (!s) return refuse("not_found", "the stream of this broadcast is gone");
+    const now = Math.max(this.clock.now(), b.started_at);
+    this.db.transaction(() => {
+      this.db.query("INSERT OR REPLACE INTO broadcast_segments (broadcast_id, label, started_at, created_by) VALUES (?, ?, ?, ?)").run(b.id, label.value, now, actor.type === "system" ? null : actor.id);
+      recordAudit(this.db, { at: now, actor, action: AUDIT.segment, streamId: s.id, target: { type: "broadcast", id: b.id }, data: { label: label.value } });
+    }).immediate();
+    const view: SegmentView = { broadcast_id: b.id, label: label.value, started_at: iso(now) };
+    this.listener.segmentMarked(s, view);
+    return ok(view);
   }
 
   setModerator(actor: Actor, slug: string, username: string, assigned: boolean): Result<{ stream: string; moderators: string[] }> {

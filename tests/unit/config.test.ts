@@ -36,7 +36,7 @@ describe("loadConfig", () => {
       demo: false,
       logLevel: "info",
       classifierUrl: null,
-      classifierTimeoutMs: 150, classifierMaxInFlight: 64, moderationWorkers: 1,
+      classifierTimeoutMs: 150, classifierMaxInFlight: 64, moderationWorkers: 1, analyticsWindowS: 10, analyticsFlushS: 5,
       trustedProxies: [],
       maxSocketsPerViewer: 10,
       connectRatePerIp: 50,

@@ -6,7 +6,7 @@ CREATE TABLE reaction_windows (
   window_ms    INTEGER NOT NULL,
   emoji        TEXT NOT NULL,
   count        INTEGER NOT NULL,
-  PRIMARY KEY (stream_id, window_start, emoji)
+  PRIMARY KEY (stream_id, window_start, window_ms, emoji)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE polls (

@@ -10,12 +10,14 @@ import type { Viewers } from "../../viewers/index.ts";
 import { Chat } from "../../chat/index.ts";
 import type { AuditLog } from "../../audit/index.ts";
 import type { Polls } from "../../polls/index.ts";
+import type { Analytics } from "../../analytics/index.ts";
 import { csvRow, streamPages } from "../export.ts";
 import { apiError, json, page, parsePaging, refusalResponse } from "../http-util.ts";
 
 export interface ApiDeps {
   chat: Chat;
   polls: Polls;
+  analytics: Analytics;
   audit: AuditLog;
   accounts: Accounts;
   streams: Streams;
@@ -195,6 +197,28 @@ export function apiRoutes(d: ApiDeps) {
         return found ? json(200, found.poll) : apiError("not_found", `no poll ${params.id}`);
       }))
       .post("/polls/:id/close", guarded(d, "moderation", async (actor, { params }) => respond(await d.polls.closePoll(actor, params.id!))))
+      // ---- broadcasts: segments and analytics ----
+      .post("/broadcasts/:id/segments", guarded(d, "streams", (actor, { params, body }) => respond(streams.markSegment(actor, params.id!, body), 201)))
+      .get("/streams/:slug/analytics/live", guarded(d, "analytics", (_a, { params }) => {
+        const s = stream(params.slug!);
+        return s ? json(200, d.analytics.liveMetrics(s)) : apiError("not_found", `no stream ${params.slug}`);
+      }))
+      .get("/broadcasts/:id/report", guarded(d, "analytics", async (_a, { params }) => respond(await d.analytics.report(params.id!))))
+      .get("/broadcasts/:id/series", guarded(d, "analytics", async (_a, { params, query }) => {
+        const r = await d.analytics.series(params.id!, query);
+        if (!r.ok) return refusalResponse(r);
+        const format = query.format ?? "json";
+        const name = `${params.id}-${query.metric}`;
+        if (format === "parquet") {
+          return new Response(new Uint8Array(r.value.parquet!), { headers: { "content-type": "application/vnd.apache.parquet", "content-disposition": `attachment; filename="${name}.parquet"` } });
+        }
+        if (format === "csv") {
+          const cols = ["t", ...(query.group_by ? [query.group_by] : []), "value"];
+          const text = csvRow(cols) + r.value.rows.map((row) => csvRow(cols.map((c) => row[c] as string | number | null))).join("");
+          return new Response(text, { headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${name}.csv"` } });
+        }
+        return json(200, { metric: query.metric, data: r.value.rows });
+      }))
       // ---- accounts and keys ----
       .post("/accounts", guarded(d, "admin", async (actor, { body }) => respond(await accounts.create(actor, body), 201)))
       .get("/accounts", guarded(d, "admin", (_a, { query }) => {
@@ -212,6 +236,13 @@ export function apiRoutes(d: ApiDeps) {
       .delete("/api-keys/:id", guarded(d, "admin", (actor, { params }) => respond(accounts.revokeApiKey(actor, params.id!))))
       // ---- viewers ----
       .post("/viewers/:id/revoke", guarded(d, "admin", (actor, { params }) => respond(viewers.revoke(actor, decodeURIComponent(params.id!)))))
-      .delete("/viewers/:id/data", guarded(d, "admin", async (actor, { params }) => respond(await chat.eraseViewer(actor, decodeURIComponent(params.id!)))))
+      .delete("/viewers/:id/data", guarded(d, "admin", async (actor, { params }) => {
+        const id = decodeURIComponent(params.id!);
+        const r = await chat.eraseViewer(actor, id);
+        if (!r.ok) return refusalResponse(r);
+        // Analytics rows keep their counts under an anonymous key (DuckDB is not in SQLite's transaction).
+        await d.analytics.erase(id);
+        return json(200, { ...r.value, analytics: "anonymised" });
+      }))
   );
 }

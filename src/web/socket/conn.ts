@@ -8,6 +8,7 @@ export interface Channel {
   joinRef: string | null;
   room: Room | null; // stream channels
   phxRef: string | null; // presence meta of a signed-in viewer in that room
+  session: number; // analytics session of a stream channel (0 for other topics)
 }
 
 /** Joins per socket: a burst for page loads with many topics, then a steady rate. */

@@ -12,7 +12,7 @@ import type { Logger } from "../../runtime/logger.ts";
 import type { Metrics, Counter } from "../../runtime/metrics.ts";
 import { iso, type Clock } from "../../runtime/time.ts";
 import { ANNOUNCEMENT, STREAM_UPDATE } from "../../streams/events.ts";
-import { SLUG, type StreamListener, type StreamRecord, type Streams } from "../../streams/index.ts";
+import { SLUG, type SegmentView, type StreamListener, type StreamRecord, type Streams } from "../../streams/index.ts";
 import type { ErrorCode } from "../../errors.ts";
 import { take } from "../../runtime/token-bucket.ts";
 import { randomToken } from "../../runtime/ids.ts";
@@ -22,6 +22,7 @@ import { Room } from "./room.ts";
 import type { Reactions, ReactionsListener, ReactionsPayload } from "../../reactions/index.ts";
 import { REACTIONS } from "../../reactions/events.ts";
 import type { Polls, PollsListener, PollView } from "../../polls/index.ts";
+import type { Analytics } from "../../analytics/index.ts";
 import { POLL_CLOSE, POLL_OPEN, POLL_UPDATE } from "../../polls/events.ts";
 
 export type WS = ServerWebSocket<Conn>;
@@ -37,6 +38,7 @@ export interface HubDeps {
   chat: Chat;
   reactions: Reactions;
   polls: Polls;
+  analytics: Analytics;
   streams: Streams;
   viewers: Viewers;
   accounts: Accounts;
@@ -63,6 +65,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
   /** Socket ids restart at 1 in every process; guest keys carry this so they never collide across restarts. */
   private readonly bootId = randomToken(6);
   private nextPhxRef = 1;
+  private nextSession = 1;
   private cooldowns = new Map<string, number>(); // viewer id or IP -> refused until
   private m: { joins: Counter; framesIn: Counter; framesOut: Counter; errors: Counter; chat: Counter; reactions: Counter; votes: Counter };
 
@@ -238,7 +241,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     if (!c.viewer) return this.error(ws, f, "unauthenticated", "sign in to join your user topic");
     if (c.viewer.id !== userId) return this.error(ws, f, "forbidden", "a viewer may join only their own user topic");
     if (Object.keys(f.payload).length > 0) return this.error(ws, f, "invalid_payload", "user topics take no params");
-    c.channels.push({ topic: f.topic, joinRef: f.joinRef, room: null, phxRef: null });
+    c.channels.push({ topic: f.topic, joinRef: f.joinRef, room: null, phxRef: null, session: 0 });
     ws.subscribe(f.topic);
     this.m.joins.inc();
     this.reply(ws, f.joinRef, f.ref, f.topic, "ok", {});
@@ -257,9 +260,10 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     }
     const s = room.stream;
     const me = this.me(c, s);
-    const ch: Channel = { topic: f.topic, joinRef: f.joinRef, room, phxRef: null };
+    const ch: Channel = { topic: f.topic, joinRef: f.joinRef, room, phxRef: null, session: this.nextSession++ };
     c.channels.push(ch);
     room.members++;
+    this.deps.analytics.joined(s, ch.session, this.senderKey(c), c.ip);
     if (c.viewer) {
       ch.phxRef = (this.nextPhxRef++).toString(36);
       room.presence.track(c.viewer.id, { phx_ref: ch.phxRef, name: c.viewer.name, badges: c.viewer.badges, online_at: this.onlineAt() });
@@ -335,6 +339,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     const room = ch.room;
     if (!room) return;
     room.members--;
+    this.deps.analytics.left(room.stream, ch.session);
     if (c.viewer && ch.phxRef) {
       room.presence.untrack(c.viewer.id, ch.phxRef);
     }
@@ -355,18 +360,22 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
       }
       case "reaction:send": {
         const c = ws.data;
-        const r = this.deps.reactions.send(room.stream, { key: this.senderKey(c), viewerId: c.viewer?.id ?? null }, f.payload);
+        const key = this.senderKey(c);
+        const r = this.deps.reactions.send(room.stream, { key, viewerId: c.viewer?.id ?? null }, f.payload);
         this.m.reactions.inc(1, { status: r.ok ? "accepted" : r.code });
+        if (r.ok) this.deps.analytics.reaction(room.stream, key, f.payload.emoji as string);
         return this.answer(ws, ch.joinRef, f, r);
       }
       case "poll:vote": {
         const c = ws.data;
         const s = room.stream;
         const joinRef = ch.joinRef;
+        const key = this.senderKey(c);
         this.deps.polls
-          .vote(s, { key: this.senderKey(c), viewerId: c.viewer?.id ?? null }, f.payload)
+          .vote(s, { key, viewerId: c.viewer?.id ?? null }, f.payload)
           .then((r) => {
             this.m.votes.inc(1, { status: r.ok ? "accepted" : r.code });
+            if (r.ok) this.deps.analytics.vote(room.stream, key, f.payload.poll_id as string, f.payload.option as number);
             this.answer(ws, joinRef, f, r);
           })
           .catch((e) => {
@@ -502,6 +511,8 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
 
   published(stream: StreamRecord, msg: MessageView): void {
     this.broadcast(`stream:${stream.slug}`, CHAT_NEW, msg);
+    // The room's record is the current one (chat's may be from before a delay or an approval).
+    this.deps.analytics.chat(this.rooms.get(stream.slug)?.stream ?? stream, msg.user.id ?? `guest:${msg.user.name}`, msg.body);
   }
 
   deleted(stream: StreamRecord, seqs: number[]): void {
@@ -542,11 +553,21 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
   // ---- domain listener: broadcasts after commit ----
 
   streamChanged(stream: StreamRecord, publicChanged: boolean): void {
+    this.deps.analytics.streamChanged(stream);
     const room = this.rooms.get(stream.slug);
     if (!room) return;
     room.update(stream);
     this.dirty.add(room);
     if (publicChanged) this.broadcast(room.topic, STREAM_UPDATE, room.view);
+  }
+
+  segmentMarked(stream: StreamRecord, segment: SegmentView): void {
+    this.deps.analytics.segmentMarked(stream, segment.label);
+  }
+
+  /** The viewer count of a stream now (0 when nobody is joined). */
+  countOf(slug: string): number {
+    return this.rooms.get(slug)?.presence.count ?? 0;
   }
 
   announcement(stream: StreamRecord, body: string, at: number): void {

@@ -1,0 +1,168 @@
+// The analytics worker: the only owner of the DuckDB file. It appends flushed batches (one
+// transaction each, remembered by id so a resent batch is never counted twice) and answers queries.
+// DuckDB gets a bounded thread count so it cannot starve the socket thread. It is never terminated
+// mid-query: on "stop" it interrupts what runs, closes the database and exits.
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serveWorker, workerConfig } from "../runtime/worker-side.ts";
+import type { FlushBatch } from "./collector.ts";
+import { reportSql, seriesSql, type Scope, type SeriesQuery, type Sql } from "./queries.ts";
+
+export type ToAnalytics =
+  | { type: "flush"; batch: FlushBatch }
+  | { type: "report"; id: number; scope: Scope }
+  | { type: "series"; id: number; query: SeriesQuery; format: "rows" | "parquet" }
+  | { type: "anonymise"; id: number; viewerKey: string; replacement: string }
+  | { type: "probe"; id: number };
+export type FromAnalytics =
+  | { type: "flushed"; batchId: number; events: number }
+  | { type: "flush_failed"; batchId: number; error: string }
+  | { type: "result"; id: number; ok: true; value: unknown }
+  | { type: "result"; id: number; ok: false; error: string };
+
+const cfg = workerConfig<{ path: string; threads: number }>();
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS agg (broadcast_id VARCHAR, stream_id VARCHAR, bucket BIGINT, country VARCHAR, segment VARCHAR, kind VARCHAR, key VARCHAR, n BIGINT, total DOUBLE, flush_id BIGINT);
+CREATE TABLE IF NOT EXISTS chatters (broadcast_id VARCHAR, bucket BIGINT, viewer_key VARCHAR, country VARCHAR, segment VARCHAR, messages BIGINT, sentiment_sum DOUBLE, flush_id BIGINT);
+CREATE TABLE IF NOT EXISTS sessions (session_id VARCHAR PRIMARY KEY, broadcast_id VARCHAR, stream_id VARCHAR, viewer_key VARCHAR, country VARCHAR, segment VARCHAR, joined_at BIGINT, left_at BIGINT, last_seen BIGINT);
+CREATE TABLE IF NOT EXISTS session_stage (session_id VARCHAR, broadcast_id VARCHAR, stream_id VARCHAR, viewer_key VARCHAR, country VARCHAR, segment VARCHAR, joined_at BIGINT, left_at BIGINT, last_seen BIGINT);
+CREATE TABLE IF NOT EXISTS flushes (flush_id BIGINT PRIMARY KEY, flushed_at BIGINT, events BIGINT);
+`;
+
+let conn: DuckDBConnection | null = null;
+let instance: DuckDBInstance | null = null;
+let chain: Promise<unknown> = Promise.resolve(); // one statement sequence at a time on the connection
+
+async function open(): Promise<DuckDBConnection> {
+  instance = await DuckDBInstance.create(cfg.path, { threads: String(cfg.threads) });
+  const c = await instance.connect();
+  for (const stmt of SCHEMA.split(";").map((x) => x.trim()).filter(Boolean)) await c.run(stmt);
+  return c;
+}
+
+const ready = open().then((c) => (conn = c));
+// A file that cannot be opened is a crash: the supervisor restarts with backoff and health says so.
+ready.catch((e) => {
+  console.error(`analytics: cannot open ${cfg.path}: ${(e as Error)?.message ?? e}`);
+  process.exit(2);
+});
+
+function serial<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  const next = chain.then(async () => fn(conn ?? (await ready)));
+  chain = next.catch(() => {});
+  return next;
+}
+
+async function flush(c: DuckDBConnection, b: FlushBatch): Promise<void> {
+  await c.run("BEGIN TRANSACTION");
+  try {
+    const seen = await c.runAndReadAll("SELECT 1 FROM flushes WHERE flush_id = $id", { id: b.id });
+    if (seen.getRows().length > 0) {
+      await c.run("ROLLBACK");
+      return; // already stored: a resend after a crash counts nothing twice
+    }
+    const agg = await c.createAppender("agg");
+    for (const r of b.agg) {
+      agg.appendVarchar(r.broadcast_id); agg.appendVarchar(r.stream_id); agg.appendBigInt(BigInt(r.bucket)); agg.appendVarchar(r.country); agg.appendVarchar(r.segment);
+      agg.appendVarchar(r.kind); agg.appendVarchar(r.key); agg.appendBigInt(BigInt(r.n)); agg.appendDouble(r.total); agg.appendBigInt(BigInt(b.id));
+      agg.endRow();
+    }
+    agg.closeSync();
+    const ch = await c.createAppender("chatters");
+    for (const r of b.chatters) {
+      ch.appendVarchar(r.broadcast_id); ch.appendBigInt(BigInt(r.bucket)); ch.appendVarchar(r.viewer_key); ch.appendVarchar(r.country); ch.appendVarchar(r.segment);
+      ch.appendBigInt(BigInt(r.messages)); ch.appendDouble(r.sentiment_sum); ch.appendBigInt(BigInt(b.id));
+      ch.endRow();
+    }
+    ch.closeSync();
+    if (b.sessions.length) {
+      const st = await c.createAppender("session_stage");
+      for (const s of b.sessions) {
+        st.appendVarchar(s.session_id); st.appendVarchar(s.broadcast_id); st.appendVarchar(s.stream_id); st.appendVarchar(s.viewer_key); st.appendVarchar(s.country); st.appendVarchar(s.segment);
+        st.appendBigInt(BigInt(s.joined_at)); if (s.left_at === null) st.appendNull(); else st.appendBigInt(BigInt(s.left_at)); st.appendBigInt(BigInt(s.last_seen));
+        st.endRow();
+      }
+      st.closeSync();
+      // The latest state of each session wins (a session appears once per flush while open).
+      await c.run(`INSERT INTO sessions SELECT * FROM session_stage ON CONFLICT (session_id) DO UPDATE SET
+        left_at = COALESCE(excluded.left_at, sessions.left_at), last_seen = GREATEST(excluded.last_seen, sessions.last_seen), viewer_key = excluded.viewer_key`);
+      await c.run("DELETE FROM session_stage");
+    }
+    await c.run("INSERT INTO flushes VALUES ($id, $at, $n)", { id: b.id, at: Date.now(), n: b.events });
+    await c.run("COMMIT");
+  } catch (e) {
+    await c.run("ROLLBACK").catch(() => {});
+    throw e;
+  }
+}
+
+/** DuckDB refuses a named parameter the statement does not use: pass only those it does. */
+function used(q: Sql): Record<string, string | number> {
+  return Object.fromEntries(Object.entries(q.params).filter(([k]) => new RegExp(`\\$${k}\\b`).test(q.sql)));
+}
+
+async function rows(c: DuckDBConnection, q: Sql): Promise<Record<string, unknown>[]> {
+  const r = await c.runAndReadAll(q.sql, used(q));
+  return r.getRowObjectsJS() as Record<string, unknown>[];
+}
+
+async function report(c: DuckDBConnection, scope: Scope): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const [name, q] of Object.entries(reportSql(scope))) out[name] = await rows(c, q);
+  return out;
+}
+
+async function parquet(c: DuckDBConnection, q: Sql): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "hubbub-parquet-"));
+  const file = join(dir, "series.parquet");
+  try {
+    // COPY takes no parameters inside the query: materialise into a temp table first.
+    await c.run(`CREATE OR REPLACE TEMP TABLE series_out AS ${q.sql}`, used(q));
+    await c.run(`COPY series_out TO '${file.replace(/'/g, "''")}' (FORMAT PARQUET)`);
+    await c.run("DROP TABLE series_out");
+    return readFileSync(file).toString("base64");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+serveWorker<ToAnalytics>(
+  (m, post) => {
+    const answer = (id: number, p: Promise<unknown>) =>
+      p.then((value) => post({ type: "result", id, ok: true, value } satisfies FromAnalytics), (e) => post({ type: "result", id, ok: false, error: String((e as Error)?.message ?? e) } satisfies FromAnalytics));
+    switch (m.type) {
+      case "flush":
+        serial((c) => flush(c, m.batch)).then(
+          () => post({ type: "flushed", batchId: m.batch.id, events: m.batch.events } satisfies FromAnalytics),
+          (e) => post({ type: "flush_failed", batchId: m.batch.id, error: String((e as Error)?.message ?? e) } satisfies FromAnalytics),
+        );
+        return;
+      case "report":
+        return answer(m.id, serial((c) => report(c, m.scope)));
+      case "series":
+        return answer(m.id, serial<unknown>((c) => (m.format === "parquet" ? parquet(c, seriesSql(m.query)) : rows(c, seriesSql(m.query)))));
+      case "anonymise":
+        return answer(m.id, serial(async (c) => {
+          await c.run("UPDATE sessions SET viewer_key = $r WHERE viewer_key = $v", { r: m.replacement, v: m.viewerKey });
+          await c.run("UPDATE chatters SET viewer_key = $r WHERE viewer_key = $v", { r: m.replacement, v: m.viewerKey });
+          return true;
+        }));
+      case "probe":
+        return answer(m.id, serial(async (c) => (await c.runAndReadAll("SELECT 42 AS x")).getRows().length === 1));
+    }
+  },
+  async () => {
+    // Asked to stop: interrupt a running query, let the statement sequence finish (a flush commits or
+    // rolls back), then close the file cleanly. Closing under a running statement aborts the process.
+    conn?.interrupt();
+    await ready.catch(() => {});
+    await chain.catch(() => {});
+    try {
+      conn?.closeSync();
+      instance?.closeSync();
+    } catch {}
+  },
+);

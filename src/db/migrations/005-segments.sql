@@ -1,0 +1,9 @@
+-- Content segments a creator marks during a broadcast ("pre-show", "Q&A", "halftime"): each lasts
+-- until the next mark or the broadcast's end. Analytics tags every event with the one in force.
+CREATE TABLE broadcast_segments (
+  broadcast_id TEXT NOT NULL REFERENCES broadcasts(id),
+  label        TEXT NOT NULL,
+  started_at   INTEGER NOT NULL,
+  created_by   TEXT,
+  PRIMARY KEY (broadcast_id, started_at, label)
+) STRICT, WITHOUT ROWID;
