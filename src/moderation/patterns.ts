@@ -142,7 +142,9 @@ export function patternStage(text: string, n: Normalized, s: ModerationSettings)
     if (bad.length) (s.link_policy === "block" ? r.blocked : r.held).push("link");
   }
   // Distinct places: the dataset has several patterns for some words, and one word is one profanity.
-  const matches = new Set(profanity.getAllMatches(n.plain).map((m) => m.startIndex)).size;
+  // Numbers standing alone are blanked first: the matcher's leetspeak would read "viewer 455" as "ass".
+  const forMatcher = n.plain.replace(/(?<![\p{L}\p{N}])[\p{N}.,:]+(?![\p{L}\p{N}])/gu, (m) => " ".repeat(m.length));
+  const matches = new Set(profanity.getAllMatches(forMatcher).map((m) => m.startIndex)).size;
   if (matches > 0) r.scores.profanity = matches >= 2 ? 0.95 : 0.8;
   Object.assign(r.scores, spamScores(text));
   return r;

@@ -54,3 +54,15 @@ describe("blocked terms and the link policy (every automod level; level 0 isolat
     expect(findLinks("file.txt and node.js, e.g. this")).toEqual([]);
   });
 });
+
+describe("the profanity matcher and numbers", () => {
+  const at2 = (text: string) => pipeline.checkPatterns({ id: 1, streamId: "s", sender: "v", text, now: 0 }, settings({ automod_level: 2, link_policy: "allow" }));
+  // Regression: the matcher's leetspeak read numbers standing alone as words ("455" as "ass").
+  test("numbers standing alone are never read as words", () => {
+    for (const t of ["viewer 455 says hi", "room 455", "at 17:45 tonight", "score 455-455", "1.455"]) expect(at2(t).action, t).toBe("publish");
+  });
+  test("digits inside a word still count as leetspeak", () => {
+    expect(at2("you 455hole").action).toBe("hold");
+    expect(at2("sh1t happens").action).toBe("hold");
+  });
+});
