@@ -574,7 +574,22 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     this.broadcast(`stream:${stream.slug}`, ANNOUNCEMENT, { body, at: iso(at) });
   }
 
+  private taps = new Set<(topic: string, event: string, payload: unknown) => void>();
+
+  /** Every stream-topic broadcast, also with no viewer joined (the dashboard's live feed). Returns the unsubscribe. */
+  onBroadcast(fn: (topic: string, event: string, payload: unknown) => void): () => void {
+    this.taps.add(fn);
+    return () => this.taps.delete(fn);
+  }
+
   broadcast(topic: string, event: string, payload: unknown): void {
+    for (const tap of this.taps) {
+      try {
+        tap(topic, event, payload);
+      } catch (e) {
+        this.deps.logger.error("broadcast tap failed", { topic, event, error: e });
+      }
+    }
     const server = this.server;
     if (!server) return;
     const n = server.subscriberCount(topic);
