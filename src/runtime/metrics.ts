@@ -48,10 +48,21 @@ export class Metrics {
   }
 }
 
+// Rendered label sets by their raw text: label values come from small fixed sets (statuses, reasons),
+// and rendering one per bump was a visible share of the reactions hot path.
+const keyCache = new Map<string, string>();
+
 function key(labels?: Labels): string {
   if (!labels) return "";
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`);
-  return `{${parts.join(",")}}`;
+  let raw = "";
+  for (const k in labels) raw += `${k}\u0000${labels[k]}\u0001`;
+  let out = keyCache.get(raw);
+  if (out === undefined) {
+    const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`);
+    out = `{${parts.join(",")}}`;
+    if (keyCache.size < 10_000) keyCache.set(raw, out);
+  }
+  return out;
 }
 
 export class Counter {
