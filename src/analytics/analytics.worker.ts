@@ -15,6 +15,7 @@ export type ToAnalytics =
   | { type: "report"; id: number; scope: Scope }
   | { type: "series"; id: number; query: SeriesQuery; format: "rows" | "parquet" }
   | { type: "anonymise"; id: number; viewerKey: string; replacement: string }
+  | { type: "seed"; id: number; scope: Scope; beforeFlush: number }
   | { type: "probe"; id: number };
 export type FromAnalytics =
   | { type: "flushed"; batchId: number; events: number }
@@ -149,6 +150,17 @@ serveWorker<ToAnalytics>(
           await c.run("UPDATE sessions SET viewer_key = $r WHERE viewer_key = $v", { r: m.replacement, v: m.viewerKey });
           await c.run("UPDATE chatters SET viewer_key = $r WHERE viewer_key = $v", { r: m.replacement, v: m.viewerKey });
           return true;
+        }));
+      case "seed":
+        return answer(m.id, serial(async (c) => {
+          // What earlier runs of the server stored for a broadcast still live: the live counters start from it.
+          const p = { b: m.scope.broadcastId, f: m.beforeFlush };
+          const a = (await c.runAndReadAll(
+            `SELECT COALESCE(SUM(n) FILTER (WHERE kind = 'chat'), 0)::DOUBLE AS messages, COALESCE(SUM(total) FILTER (WHERE kind = 'chat'), 0)::DOUBLE AS sentiment,
+                    COALESCE(SUM(n) FILTER (WHERE kind = 'reaction'), 0)::DOUBLE AS reactions FROM agg WHERE broadcast_id = $b AND flush_id < $f`, p)).getRowObjectsJS()[0];
+          const chatters = (await c.runAndReadAll("SELECT DISTINCT viewer_key FROM chatters WHERE broadcast_id = $b AND flush_id < $f", p)).getRowObjectsJS().map((r) => r.viewer_key as string);
+          const audience = await rows(c, reportSql(m.scope).audience!);
+          return { ...a, chatters, peak: audience[0]?.peak ?? 0 };
         }));
       case "probe":
         return answer(m.id, serial(async (c) => (await c.runAndReadAll("SELECT 42 AS x")).getRows().length === 1));

@@ -66,12 +66,14 @@ export class Collector {
   private ended: SessionRow[] = [];
   private events = 0;
   private nextId: number;
+  readonly firstFlushId: number;
 
   constructor(
     readonly windowMs: number,
-    startId = Date.now() * 1000, // flush ids stay unique across restarts
+    startId = Date.now() * 1000, // flush ids stay unique across restarts, and grow with each run
   ) {
     this.nextId = startId;
+    this.firstFlushId = startId;
   }
 
   bucket(at: number): number {

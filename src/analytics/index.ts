@@ -44,6 +44,7 @@ interface LiveStream {
   chatPerSec: Int32Array; // ring of per-second counts over the last minute
   reactPerSec: Int32Array;
   ringSec: number; // the second the ring's head stands for
+  seeding: Promise<void> | null; // counts of this broadcast stored by an earlier run of the server
   chatters: Set<string>;
   messages: number;
   reactions: number;
@@ -89,6 +90,7 @@ export class Analytics {
   private secondTimer: ReturnType<typeof setInterval> | null = null;
   private concurrentOf: (slug: string) => number = () => 0;
   private readonly bootId = Math.random().toString(36).slice(2, 8);
+  private readonly bootAt = Date.now();
   eventsFlushed = 0;
   flushFailures = 0;
 
@@ -154,7 +156,10 @@ export class Analytics {
     if (!byViewer) this.countryByViewer.set(stream.id, (byViewer = new Map()));
     byViewer.set(viewerKey, country);
     const l = this.liveOf(stream);
-    if (l) this.collector.startSession(this.sessionId(session), this.ctx(stream.id, l, country), viewerKey, this.o.clock.now());
+    if (l) {
+      this.collector.startSession(this.sessionId(session, l.broadcastId), this.ctx(stream.id, l, country), viewerKey, this.o.clock.now());
+      l.peak = Math.max(l.peak, this.concurrentOf(stream.slug)); // the hub tracked the joiner already
+    }
   }
 
   left(stream: StreamRecord, session: number): void {
@@ -167,7 +172,7 @@ export class Analytics {
       this.countryByViewer.delete(stream.id);
     }
     const l = this.live.get(stream.id);
-    this.collector.endSession(this.sessionId(session), this.o.clock.now(), l?.segment ?? "");
+    if (l) this.collector.endSession(this.sessionId(session, l.broadcastId), this.o.clock.now(), l.segment);
   }
 
   /** The stream's record changed: a broadcast may have started or ended. */
@@ -182,7 +187,7 @@ export class Analytics {
     const started = this.liveOf(stream);
     if (started && !l) {
       const now = this.o.clock.now();
-      for (const [session, p] of this.present.get(stream.id) ?? []) this.collector.startSession(this.sessionId(session), this.ctx(stream.id, started, p.country), p.viewerKey, now);
+      for (const [session, p] of this.present.get(stream.id) ?? []) this.collector.startSession(this.sessionId(session, started.broadcastId), this.ctx(stream.id, started, p.country), p.viewerKey, now);
     }
   }
 
@@ -220,8 +225,9 @@ export class Analytics {
     this.collector.count(this.ctx(stream.id, l, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? ""), "vote", `${pollId}:${option}`, this.o.clock.now());
   }
 
-  private sessionId(session: number): string {
-    return `${this.bootId}.${session}`;
+  /** Unique per process start, socket join and broadcast (a viewer may stay joined across two broadcasts). */
+  private sessionId(session: number, broadcastId: string): string {
+    return `${this.bootId}.${session}.${broadcastId}`;
   }
 
   private ctx(streamId: string, l: LiveStream, country: string): Ctx {
@@ -238,9 +244,12 @@ export class Analytics {
     const fresh: LiveStream = {
       broadcastId: stream.current_broadcast_id, startedAt: stream.live_since ?? this.o.clock.now(), segment: segs[segs.length - 1]?.label ?? "",
       chatPerSec: new Int32Array(60), reactPerSec: new Int32Array(60), ringSec: Math.floor(this.o.clock.now() / 1000),
-      chatters: new Set(), messages: 0, reactions: 0, sentimentSum: 0, peak: 0,
+      chatters: new Set(), messages: 0, reactions: 0, sentimentSum: 0, peak: 0, seeding: null,
     };
     this.live.set(stream.id, fresh);
+    // A broadcast that began before this process: earlier runs stored part of it; start from that.
+    const b = this.o.broadcasts.findBroadcast(fresh.broadcastId);
+    if (b && b.started_at < this.bootAt) fresh.seeding = this.seed(fresh, b);
     return fresh;
   }
 
@@ -263,6 +272,29 @@ export class Analytics {
       const s = this.o.broadcasts.findById(id);
       if (s) l.peak = Math.max(l.peak, this.concurrentOf(s.slug));
     }
+  }
+
+  private async seed(l: LiveStream, b: BroadcastRecord): Promise<void> {
+    try {
+      // Only flushes of earlier runs: this run's own flushes are already in the live counters.
+      const s = await this.request<{ messages: number; sentiment: number; reactions: number; chatters: string[]; peak: number }>({ type: "seed", scope: this.scope(b), beforeFlush: this.collector.firstFlushId });
+      l.messages += s.messages;
+      l.sentimentSum += s.sentiment;
+      l.reactions += s.reactions;
+      for (const k of s.chatters) l.chatters.add(k);
+      l.peak = Math.max(l.peak, s.peak);
+    } catch (e) {
+      this.o.logger.warn("analytics: live counters not seeded from earlier runs", { broadcast: b.id, error: e });
+    } finally {
+      l.seeding = null;
+    }
+  }
+
+  /** The live numbers, once any seeding from earlier runs of the server has landed (at most 2 s). */
+  async liveMetricsSettled(stream: StreamRecord): Promise<LiveMetrics> {
+    const l = this.liveOf(stream);
+    if (l?.seeding) await Promise.race([l.seeding, new Promise((r) => setTimeout(r, 2000))]);
+    return this.liveMetrics(stream);
   }
 
   // ---- live numbers ----
@@ -411,14 +443,16 @@ export class Analytics {
     if (Object.keys(fields).length) return refuse("invalid_payload", "invalid series query", { fields });
     const bucketMs = bucketS * 1000;
     if ((to - from) / bucketMs > 100_000) return refuse("invalid_payload", "too many buckets; use a larger bucket_s", { fields: { bucket_s: "too small for this range" } });
-    const query = { ...scope, metric, bucketMs, from, to, country: q.country ?? null, segment: q.segment ?? null, groupBy: groupBy as "country" | "segment" | null };
+    // Events at the very end of the broadcast (the leaves it causes) belong in the series too.
+    const eventsTo = q.to === undefined ? to + 1 : to;
+    const query = { ...scope, metric, bucketMs, from, to, eventsTo, country: q.country ?? null, segment: q.segment ?? null, groupBy: groupBy as "country" | "segment" | null };
     try {
       if (format === "parquet") {
         const b64 = await this.request<string>({ type: "series", query, format: "parquet" });
         return ok({ rows: [], parquet: Buffer.from(b64, "base64") });
       }
       const rows = await this.request<Array<Record<string, unknown>>>({ type: "series", query, format: "rows" });
-      return ok({ rows: rows.map((r) => ({ ...r, t: iso(Number(r.t)) })) });
+      return ok({ rows: rows.map((r) => ({ ...r, t: iso(Number(r.t)), ...("country" in r ? { country: r.country || null } : {}), ...("segment" in r ? { segment: r.segment || null } : {}) })) });
     } catch (e) {
       return unavailable(e);
     }
@@ -428,7 +462,19 @@ export class Analytics {
   async erase(viewerKey: string): Promise<void> {
     const replacement = `erased:${crypto.randomUUID()}`;
     this.collector.anonymise(viewerKey, replacement);
-    for (const m of this.countryByViewer.values()) m.delete(viewerKey);
+    // Batches not yet stored carry the id too, and so does a viewer still connected.
+    for (const b of this.unflushed) {
+      for (const r of b.chatters) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
+      for (const r of b.sessions) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
+    }
+    for (const m of this.present.values()) for (const p of m.values()) if (p.viewerKey === viewerKey) p.viewerKey = replacement;
+    for (const m of this.countryByViewer.values()) {
+      const c = m.get(viewerKey);
+      if (c !== undefined) {
+        m.delete(viewerKey);
+        m.set(replacement, c);
+      }
+    }
     for (const l of this.live.values()) if (l.chatters.delete(viewerKey)) l.chatters.add(replacement);
     await this.flush();
     await this.request({ type: "anonymise", viewerKey, replacement });

@@ -17,6 +17,8 @@ export interface SeriesQuery extends Scope {
   bucketMs: number;
   from: number;
   to: number;
+  /** Upper bound (exclusive) for counted events: the end itself when the range is the whole broadcast. */
+  eventsTo: number;
   country: string | null;
   segment: string | null;
   groupBy: "country" | "segment" | null;
@@ -55,15 +57,21 @@ export function sessionsCte(p: Params): string {
     FROM sessions WHERE broadcast_id = $b)`;
 }
 
-/** Each viewer's presence as non-overlapping intervals: two tabs or a quick rejoin count once. */
-export function mergedCte(): string {
+/**
+ * Each viewer's presence as non-overlapping intervals: two tabs or a quick rejoin count once. Per
+ * viewer (relation m) for totals; per viewer and country (relation m, byCountry) where a country
+ * filter or breakdown is asked for (a viewer whose tabs come from two countries counts in each).
+ */
+export function mergedCte(byCountry = false): string {
+  const part = byCountry ? "viewer_key, country" : "viewer_key";
+  const country = byCountry ? "country" : "ANY_VALUE(country) AS country";
   return `m AS (
-    SELECT viewer_key, country, MIN(a) AS a, MAX(b) AS b FROM (
-      SELECT *, SUM(new_island) OVER (PARTITION BY viewer_key, country ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS island FROM (
+    SELECT viewer_key, ${country}, MIN(a) AS a, MAX(b) AS b FROM (
+      SELECT *, SUM(new_island) OVER (PARTITION BY ${part} ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS island FROM (
         SELECT viewer_key, country, a, b,
-          CASE WHEN a <= MAX(b) OVER (PARTITION BY viewer_key, country ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS new_island
+          CASE WHEN a <= MAX(b) OVER (PARTITION BY ${part} ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS new_island
         FROM s WHERE b > a))
-    GROUP BY viewer_key, country, island)`;
+    GROUP BY ${part}, island)`;
 }
 
 function where(conds: string[]): string {
@@ -73,14 +81,14 @@ function where(conds: string[]): string {
 // ---- series ----
 
 export function seriesSql(q: SeriesQuery): Sql {
-  const p: Params = { b: q.broadcastId, start: q.start, end: q.end, from: q.from, to: q.to, bucket: q.bucketMs };
+  const p: Params = { b: q.broadcastId, start: q.start, end: q.end, from: q.from, to: q.to, events_to: q.eventsTo, bucket: q.bucketMs };
   if (q.country !== null) p.country = q.country;
   if (q.segment !== null) p.segment = q.segment;
   const group = q.groupBy ? `, ${q.groupBy}` : "";
   const kind = AGG_KIND[q.metric];
   const t = (col: string) => `(${col} - (${col} % $bucket::BIGINT))`;
   const rowFilters = (alias: string) => [
-    `${alias}.broadcast_id = $b`, `${alias}.bucket >= $from::BIGINT`, `${alias}.bucket < $to::BIGINT`,
+    `${alias}.broadcast_id = $b`, `${alias}.bucket >= $from::BIGINT`, `${alias}.bucket < $events_to::BIGINT`,
     ...(q.country !== null ? [`${alias}.country = $country`] : []), ...(q.segment !== null ? [`${alias}.segment = $segment`] : []),
   ];
   let sql: string;
@@ -94,10 +102,10 @@ export function seriesSql(q: SeriesQuery): Sql {
     // Session metrics on a grid of bucket starts; the segment is the one in force at each bucket.
     const value = q.metric === "concurrent_viewers"
       ? "COUNT(DISTINCT m.viewer_key) FILTER (WHERE m.a <= g.t AND m.b > g.t)::DOUBLE"
-      : "COALESCE(SUM(GREATEST(0, LEAST(m.b, g.t + $bucket::BIGINT) - GREATEST(m.a, g.t))), 0) / 1000.0";
+      : "COALESCE(SUM(GREATEST(0, LEAST(m.b, g.t + $bucket::BIGINT, $end::BIGINT) - GREATEST(m.a, g.t))) FILTER (WHERE m.viewer_key IS NOT NULL), 0) / 1000.0";
     const conds = [...(q.country !== null ? ["m.country = $country"] : []), ...(q.segment !== null ? ["g.segment = $segment"] : [])];
     const groupCol = q.groupBy === "country" ? ", m.country AS country" : q.groupBy === "segment" ? ", g.segment AS segment" : "";
-    sql = `WITH ${segmentsCte(q, p)}, ${sessionsCte(p)}, ${mergedCte()},
+    sql = `WITH ${segmentsCte(q, p)}, ${sessionsCte(p)}, ${mergedCte(q.country !== null || q.groupBy === "country")},
       g AS (SELECT r.range AS t, (SELECT label FROM segs WHERE seg_start <= r.range ORDER BY seg_start DESC LIMIT 1) AS segment
             FROM range($from::BIGINT - ($from::BIGINT % $bucket::BIGINT), $to::BIGINT, $bucket::BIGINT) r)
       SELECT g.t AS t${groupCol}, ${value} AS value
@@ -127,7 +135,7 @@ export function reportSql(scope: Scope): Record<string, Sql> {
   p = base();
   out.retention = {
     sql: `WITH ${sessionsCte(p)}, ${mergedCte()},
-      g AS (SELECT range AS t FROM range($start::BIGINT, $end::BIGINT + 1, 60000))
+      g AS (SELECT range AS t FROM range($start::BIGINT, $end::BIGINT, 60000))
       SELECT ((g.t - $start::BIGINT) / 60000)::DOUBLE AS minute, COUNT(DISTINCT m.viewer_key)::DOUBLE AS present
       FROM g LEFT JOIN m ON m.a <= g.t AND m.b > g.t GROUP BY g.t ORDER BY g.t`,
     params: p,
@@ -151,7 +159,7 @@ export function reportSql(scope: Scope): Record<string, Sql> {
   };
   p = base();
   out.byCountry = {
-    sql: `WITH ${sessionsCte(p)}, ${mergedCte()},
+    sql: `WITH ${sessionsCte(p)}, ${mergedCte(true)},
       v AS (SELECT country, COUNT(DISTINCT viewer_key)::DOUBLE AS unique_viewers, SUM(b - a)::DOUBLE / 1000.0 AS watch_time_s FROM m GROUP BY country),
       a AS (SELECT country, (SUM(n) FILTER (WHERE kind = 'chat'))::DOUBLE AS messages, (SUM(n) FILTER (WHERE kind = 'reaction'))::DOUBLE AS reactions FROM agg WHERE broadcast_id = $b GROUP BY country),
       c AS (SELECT country, COUNT(DISTINCT viewer_key)::DOUBLE AS unique_chatters FROM chatters WHERE broadcast_id = $b GROUP BY country)
@@ -164,7 +172,7 @@ export function reportSql(scope: Scope): Record<string, Sql> {
   out.bySegment = {
     sql: `WITH ${segmentsCte(scope, p)}, ${sessionsCte(p)}, ${mergedCte()},
       v AS (SELECT segs.label AS segment, COUNT(DISTINCT m.viewer_key) FILTER (WHERE LEAST(m.b, seg_end) > GREATEST(m.a, seg_start))::DOUBLE AS unique_viewers,
-              COALESCE(SUM(GREATEST(0, LEAST(m.b, seg_end) - GREATEST(m.a, seg_start))), 0)::DOUBLE / 1000.0 AS watch_time_s
+              COALESCE(SUM(GREATEST(0, LEAST(m.b, seg_end) - GREATEST(m.a, seg_start))) FILTER (WHERE m.viewer_key IS NOT NULL), 0)::DOUBLE / 1000.0 AS watch_time_s
             FROM segs LEFT JOIN m ON TRUE GROUP BY segs.label),
       a AS (SELECT segment, (SUM(n) FILTER (WHERE kind = 'chat'))::DOUBLE AS messages, (SUM(n) FILTER (WHERE kind = 'reaction'))::DOUBLE AS reactions FROM agg WHERE broadcast_id = $b GROUP BY segment),
       c AS (SELECT segment, COUNT(DISTINCT viewer_key)::DOUBLE AS unique_chatters FROM chatters WHERE broadcast_id = $b GROUP BY segment)

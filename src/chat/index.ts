@@ -32,7 +32,8 @@ export interface ChatSender {
 export type SendReply = { status: "published"; seq: number; visible_at?: string } | { status: "held"; held_id: string };
 
 export interface ChatListener {
-  published(stream: StreamRecord, msg: MessageView): void;
+  /** `sender`: the viewer id or guest key that sent it (a guest's messages carry no id). */
+  published(stream: StreamRecord, msg: MessageView, sender: string): void;
   deleted(stream: StreamRecord, seqs: number[]): void;
   cleared(stream: StreamRecord, userId: string | null): void;
   notice(stream: StreamRecord, viewerId: string, payload: Record<string, unknown>): void;
@@ -71,6 +72,7 @@ interface Delayed {
   visibleAt: number;
   view: MessageView;
   deleted: boolean;
+  sender: string;
 }
 
 interface StreamChat {
@@ -164,7 +166,7 @@ export class Chat {
     // Messages that were waiting out their chat delay when the process stopped still go out.
     for (const r of pending) {
       const v = store.toView(r);
-      st.delayed.push({ seq: r.seq, visibleAt: r.visible_at, view: v as MessageView, deleted: "deleted" in v });
+      st.delayed.push({ seq: r.seq, visibleAt: r.visible_at, view: v as MessageView, deleted: "deleted" in v, sender: r.user_id ?? `guest:${r.user_name}` });
     }
     if (pending.length) this.drain(stream, st);
     return st;
@@ -287,15 +289,15 @@ export class Chat {
     });
     if (answer.status === "published") {
       const view: MessageView = { seq: answer.seq, id, user: { id: sender.viewerId, name: sender.name, badges: sender.badges }, body: body.value, reply_to: replyTo, mentions, at: iso(now) };
-      this.committed(stream, st, view, visibleAt);
+      this.committed(stream, st, view, visibleAt, sender.key);
     }
     return ok(answer);
   }
 
   /** After commit: becomes visible (broadcast) now or at visible_at, always in seq order. */
-  private committed(stream: StreamRecord, st: StreamChat, view: MessageView, visibleAt: number): void {
+  private committed(stream: StreamRecord, st: StreamChat, view: MessageView, visibleAt: number, sender: string): void {
     st.latestSeq = Math.max(st.latestSeq, view.seq);
-    st.delayed.push({ seq: view.seq, visibleAt, view, deleted: false });
+    st.delayed.push({ seq: view.seq, visibleAt, view, deleted: false, sender });
     if (st.delayed.length > 1) st.delayed.sort((a, b) => a.seq - b.seq);
     this.drain(stream, st);
   }
@@ -306,7 +308,7 @@ export class Chat {
       const d = st.delayed.shift()!;
       st.visibleSeq = Math.max(st.visibleSeq, d.seq);
       st.lastHistory = null;
-      if (!d.deleted) this.listener.published(stream, d.view); // only the slug is read: it never changes
+      if (!d.deleted) this.listener.published(stream, d.view, d.sender); // only the slug is read: it never changes
     }
     if (st.timer) clearTimeout(st.timer);
     st.timer = null;
@@ -487,7 +489,7 @@ export class Chat {
     const updated = store.findQueueItem(this.db, id)!;
     if (seq !== null) {
       const row = store.findMessage(this.db, stream.id, seq)!;
-      this.committed(stream, st, store.toView(row) as MessageView, now);
+      this.committed(stream, st, store.toView(row) as MessageView, now, item.user_id ?? `guest:held:${id}`);
       if (item.user_id) this.listener.notice(stream, item.user_id, { kind: "held_approved", held_id: id, seq });
     } else if (verdict === "deny" && item.kind === "held" && item.user_id) {
       this.listener.notice(stream, item.user_id, { kind: "held_denied", held_id: id, reason });

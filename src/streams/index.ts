@@ -254,7 +254,7 @@ export class Streams {
 
   /** A broadcast's segment marks, in order (ms). */
   segmentsOf(broadcastId: string): Array<{ label: string; started_at: number }> {
-    return this.db.query<{ label: string; started_at: number }, [string]>("SELECT label, started_at FROM broadcast_segments WHERE broadcast_id = ? ORDER BY started_at").all(broadcastId);
+    return this.db.query<{ label: string; started_at: number }, [string]>("SELECT label, started_at FROM broadcast_segments WHERE broadcast_id = ? ORDER BY started_at, seq").all(broadcastId);
   }
 
   /** Marks the content segment in force from now on; only while the broadcast is live. Audited. */
@@ -271,7 +271,10 @@ export class Streams {
     if (!s) return refuse("not_found", "the stream of this broadcast is gone");
     const now = Math.max(this.clock.now(), b.started_at);
     this.db.transaction(() => {
-      this.db.query("INSERT OR REPLACE INTO broadcast_segments (broadcast_id, label, started_at, created_by) VALUES (?, ?, ?, ?)").run(b.id, label.value, now, actor.type === "system" ? null : actor.id);
+      // seq orders marks made in the same millisecond: the later one is the segment in force.
+      this.db.query(
+        "INSERT INTO broadcast_segments (broadcast_id, seq, label, started_at, created_by) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM broadcast_segments WHERE broadcast_id = ?), ?, ?, ?)",
+      ).run(b.id, b.id, label.value, now, actor.type === "system" ? null : actor.id);
       recordAudit(this.db, { at: now, actor, action: AUDIT.segment, streamId: s.id, target: { type: "broadcast", id: b.id }, data: { label: label.value } });
     }).immediate();
     const view: SegmentView = { broadcast_id: b.id, label: label.value, started_at: iso(now) };

@@ -58,7 +58,7 @@ test("a scripted broadcast: peak, average, watch time, retention, chat and react
   expect(rep.total_watch_time_s).toBe(420);
   expect(rep.average_concurrent_viewers).toBeCloseTo(420 / 180, 2);
   expect(rep.average_view_duration_s).toBe(140);
-  expect(rep.retention.map((x: any) => x.present)).toEqual([2, 3, 2, 0]);
+  expect(rep.retention.map((x: any) => x.present)).toEqual([2, 3, 2]);
   expect(rep.unique_chatters).toBe(3);
   expect(rep.messages).toBe(3);
   expect(rep.reactions).toEqual({ total: 5, by_emoji: { "🔥": 5 } });

@@ -199,9 +199,9 @@ export function apiRoutes(d: ApiDeps) {
       .post("/polls/:id/close", guarded(d, "moderation", async (actor, { params }) => respond(await d.polls.closePoll(actor, params.id!))))
       // ---- broadcasts: segments and analytics ----
       .post("/broadcasts/:id/segments", guarded(d, "streams", (actor, { params, body }) => respond(streams.markSegment(actor, params.id!, body), 201)))
-      .get("/streams/:slug/analytics/live", guarded(d, "analytics", (_a, { params }) => {
+      .get("/streams/:slug/analytics/live", guarded(d, "analytics", async (_a, { params }) => {
         const s = stream(params.slug!);
-        return s ? json(200, d.analytics.liveMetrics(s)) : apiError("not_found", `no stream ${params.slug}`);
+        return s ? json(200, await d.analytics.liveMetricsSettled(s)) : apiError("not_found", `no stream ${params.slug}`);
       }))
       .get("/broadcasts/:id/report", guarded(d, "analytics", async (_a, { params }) => respond(await d.analytics.report(params.id!))))
       .get("/broadcasts/:id/series", guarded(d, "analytics", async (_a, { params, query }) => {

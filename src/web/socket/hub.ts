@@ -263,11 +263,11 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     const ch: Channel = { topic: f.topic, joinRef: f.joinRef, room, phxRef: null, session: this.nextSession++ };
     c.channels.push(ch);
     room.members++;
-    this.deps.analytics.joined(s, ch.session, this.senderKey(c), c.ip);
     if (c.viewer) {
       ch.phxRef = (this.nextPhxRef++).toString(36);
       room.presence.track(c.viewer.id, { phx_ref: ch.phxRef, name: c.viewer.name, badges: c.viewer.badges, online_at: this.onlineAt() });
     } else room.presence.trackGuest();
+    this.deps.analytics.joined(s, ch.session, this.senderKey(c), c.ip);
     this.dirty.add(room);
     ws.subscribe(f.topic);
     this.m.joins.inc();
@@ -509,10 +509,10 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
 
   // ---- chat listener: broadcasts after commit ----
 
-  published(stream: StreamRecord, msg: MessageView): void {
+  published(stream: StreamRecord, msg: MessageView, sender: string): void {
     this.broadcast(`stream:${stream.slug}`, CHAT_NEW, msg);
     // The room's record is the current one (chat's may be from before a delay or an approval).
-    this.deps.analytics.chat(this.rooms.get(stream.slug)?.stream ?? stream, msg.user.id ?? `guest:${msg.user.name}`, msg.body);
+    this.deps.analytics.chat(this.rooms.get(stream.slug)?.stream ?? stream, sender, msg.body);
   }
 
   deleted(stream: StreamRecord, seqs: number[]): void {
