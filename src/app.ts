@@ -27,9 +27,12 @@ import { openApiRoutes } from "./web/api/openapi.ts";
 import { buildApp, serve } from "./web/http.ts";
 import { opsRoutes } from "./web/ops.ts";
 import { pageRoutes } from "./web/pages.ts";
+import { Dashboard } from "./web/dashboard/index.ts";
 import type { Conn } from "./web/socket/conn.ts";
 import { CLOSE, Hub } from "./web/socket/hub.ts";
 import { Upgrader } from "./web/socket/upgrade.ts";
+import { buildViewerAssets } from "./web/viewer/assets.ts";
+import { viewerRoutes } from "./web/viewer/index.ts";
 
 export interface App {
   config: Readonly<Config>;
@@ -170,11 +173,17 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
       reactions.sweep(clock.now());
     }, 30_000);
     stops.push(() => clearInterval(sweeper));
+    // The viewer pages' script is bundled now (a few ms), so a broken bundle stops the start.
+    const viewerAssets = await buildViewerAssets();
+    // The dashboard taps the hub's broadcasts and the review queue for its SSE feeds.
+    const dashboard = new Dashboard({ db, config, clock, logger, hub, accounts, streams, chat, polls, analytics, audit: new AuditLog(db) });
     const app = buildApp(logger, [
       opsRoutes({ metrics, isReady: () => ready, health: () => healthOf(db, analytics, reactions, moderation) }),
       apiRoutes({ accounts, streams, viewers, chat, polls, analytics, audit: new AuditLog(db) }),
       openApiRoutes(),
       pageRoutes({ config, streams }),
+      dashboard.routes(),
+      viewerRoutes({ config, streams, assets: viewerAssets }),
     ]);
     const server = serve({ port: config.port, hostname: config.host, idleTimeoutS: config.socketIdleTimeoutS, app, hub, upgrader, logger });
     hub.start(server);
@@ -187,6 +196,9 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
       hub.stop();
       server.stop(true);
     });
+    // Stopped before the drain above: SSE streams end cleanly and their clients reconnect elsewhere.
+    dashboard.start();
+    stops.push(() => dashboard.stop());
 
     ready = true;
     const port = server.port ?? config.port;

@@ -430,7 +430,8 @@ export class Analytics {
     if (!Number.isInteger(bucketS) || bucketS <= 0 || bucketS % windowS !== 0 || bucketS > 86_400) fields.bucket_s = `a multiple of the aggregation window (${windowS} s), at most 86400`;
     const scope = this.scope(b);
     const time = (k: string, dflt: number) => (q[k] === undefined ? dflt : Date.parse(q[k]!));
-    const from = time("from", scope.start);
+    // Default: from the start of the aggregation window the broadcast began in (its first bucket).
+    const from = time("from", scope.start - (scope.start % this.o.windowMs));
     const to = time("to", scope.end);
     if (Number.isNaN(from)) fields.from = "an RFC 3339 timestamp";
     if (Number.isNaN(to)) fields.to = "an RFC 3339 timestamp";

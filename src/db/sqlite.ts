@@ -10,6 +10,7 @@ import m002 from "./migrations/002-chat.sql" with { type: "text" };
 import m003 from "./migrations/003-reactions-polls.sql" with { type: "text" };
 import m004 from "./migrations/004-review-queue.sql" with { type: "text" };
 import m005 from "./migrations/005-segments.sql" with { type: "text" };
+import m006 from "./migrations/006-sessions.sql" with { type: "text" };
 
 /** Numbered migrations; append only, never edit a released one. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -18,6 +19,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 3, name: "003-reactions-polls", sql: m003 },
   { version: 4, name: "004-review-queue", sql: m004 },
   { version: 5, name: "005-segments", sql: m005 },
+  { version: 6, name: "006-sessions", sql: m006 },
 ];
 
 export function openSqlite(path: string): Database {

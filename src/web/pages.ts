@@ -9,7 +9,9 @@ const esc = (s: string) => Bun.escapeHTML(s);
 export function pageRoutes(d: { config: Readonly<Config>; streams: Streams }) {
   return new Elysia().get("/", () => {
     const streams = d.streams.list(null, 20);
-    const items = streams.map((s) => `<li><code>stream:${esc(s.slug)}</code> ${esc(s.title)} <small>(${s.status})</small></li>`).join("");
+    const items = streams
+      .map((s) => `<li><code>stream:${esc(s.slug)}</code> <a href="/watch/${esc(s.slug)}">${esc(s.title)}</a> <small>(${s.status}) · <a href="/embed/${esc(s.slug)}">embed</a> · <a href="/overlay/${esc(s.slug)}">overlay</a></small></li>`)
+      .join("");
     const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Hubbub</title>
@@ -18,7 +20,7 @@ export function pageRoutes(d: { config: Readonly<Config>; streams: Streams }) {
 <h1>Hubbub is running</h1>
 <p>Viewers connect to <code>${esc(d.config.publicUrl.replace(/^http/, "ws"))}/socket/websocket</code> with the Phoenix Channels V2 protocol.</p>
 <h2>Streams</h2><ul id="streams">${items || "<li>No streams yet.</li>"}</ul>
-<p>API: <a href="/api/docs">/api/docs</a> · Operations: <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></p>
+<p><a href="/dashboard">Dashboard</a> (creators, moderators, admins) · API: <a href="/api/docs">/api/docs</a> · Operations: <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></p>
 </body></html>`;
     return new Response(html, {
       headers: {

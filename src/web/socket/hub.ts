@@ -12,7 +12,7 @@ import type { Logger } from "../../runtime/logger.ts";
 import type { Metrics, Counter } from "../../runtime/metrics.ts";
 import { iso, type Clock } from "../../runtime/time.ts";
 import { ANNOUNCEMENT, STREAM_UPDATE } from "../../streams/events.ts";
-import { SLUG, type SegmentView, type StreamListener, type StreamRecord, type Streams } from "../../streams/index.ts";
+import { publicView, SLUG, type SegmentView, type StreamListener, type StreamRecord, type Streams } from "../../streams/index.ts";
 import type { ErrorCode } from "../../errors.ts";
 import { take } from "../../runtime/token-bucket.ts";
 import { randomToken } from "../../runtime/ids.ts";
@@ -555,7 +555,11 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
   streamChanged(stream: StreamRecord, publicChanged: boolean): void {
     this.deps.analytics.streamChanged(stream);
     const room = this.rooms.get(stream.slug);
-    if (!room) return;
+    if (!room) {
+      // Nobody joined: no socket to tell, but taps (the dashboard) follow every stream change.
+      if (publicChanged) this.broadcast(`stream:${stream.slug}`, STREAM_UPDATE, publicView(stream));
+      return;
+    }
     room.update(stream);
     this.dirty.add(room);
     if (publicChanged) this.broadcast(room.topic, STREAM_UPDATE, room.view);

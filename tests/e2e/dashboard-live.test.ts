@@ -1,0 +1,171 @@
+// The live dashboard end to end in headless Chromium, with viewers on the official phoenix client:
+// a creator logs in, creates a stream, assigns a moderator and goes live; a viewer's message shows
+// up on the dashboard by itself (SSE); a moderator deletes it from their own dashboard and the
+// viewer receives chat:delete; a held message (link policy "hold") is approved from the review
+// queue and published; a poll is opened on the dashboard, voted on by viewers and closed. No CSP
+// violation, page error or unexpected dialog happens on the way.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { Browser, Page } from "playwright-core";
+import { closeAll, viewer, type Joined, type Viewer } from "../support/chat.ts";
+import { push } from "../support/phoenix.ts";
+import { removeDir, type TestServer } from "../support/server.ts";
+import {
+  ARTIFACTS, browserWith, createAccount, consoleErrors, cspViolations, feedConnected, loginInBrowser, PASSWORD, startDashboardServer, waitFor, watch, type PageProblems,
+} from "../support/dashboard.ts";
+
+const SLUG = "friday-live";
+let s: TestServer;
+let browser: Browser;
+let creator: Page;
+let creatorProblems: PageProblems;
+let mod: Page;
+let modProblems: PageProblems;
+const viewers: Viewer[] = [];
+let v1: Joined;
+
+beforeAll(async () => {
+  s = await startDashboardServer();
+  await createAccount(s, "carla", "creator");
+  await createAccount(s, "moana", "moderator");
+  const b = await browserWith();
+  browser = b.browser;
+  creator = await (await b.context()).newPage();
+  creatorProblems = watch(creator);
+  mod = await (await b.context()).newPage();
+  modProblems = watch(mod);
+});
+
+afterAll(async () => {
+  closeAll(...viewers);
+  await browser?.close();
+  await s?.stop();
+  if (s) removeDir(s.dataDir);
+});
+
+async function newViewer(sub: string): Promise<Joined> {
+  const v = viewer(s.ws, await s.token(sub));
+  viewers.push(v);
+  return v.join(`stream:${SLUG}`);
+}
+
+test("a creator logs in, creates a stream, assigns a moderator and goes live", async () => {
+  await loginInBrowser(creator, s.http, "carla", PASSWORD);
+  await creator.getByLabel("Slug").fill(SLUG);
+  await creator.getByLabel("Title").fill("Friday night Q&A");
+  await creator.getByRole("button", { name: "Create stream" }).click();
+  await creator.locator("#stream-list").getByRole("link", { name: "Friday night Q&A" }).waitFor({ timeout: 15_000 });
+  await expect(creator.locator("#create-stream .notice-ok").innerText()).resolves.toContain(`Stream ${SLUG} created`);
+
+  // The settings page: assign the moderator (the chip appears), raise the viewers' rate limit.
+  await creator.goto(`${s.http}/dashboard/streams/${SLUG}/settings`);
+  await creator.getByLabel("Add a moderator (username)").fill("moana");
+  await creator.getByRole("button", { name: "Add", exact: true }).click();
+  await creator.locator("#moderators .chip", { hasText: "moana" }).waitFor({ timeout: 15_000 });
+
+  await creator.goto(`${s.http}/dashboard/streams/${SLUG}`);
+  await feedConnected(creator);
+  await creator.getByRole("button", { name: "Go live" }).click();
+  await creator.locator("#stream-status .pill-live").waitFor({ timeout: 15_000 });
+  await creator.getByRole("button", { name: "End broadcast" }).waitFor({ timeout: 15_000 });
+  const r = await s.api("GET", `/api/v1/streams/${SLUG}`);
+  expect(r.body.status).toBe("live");
+  expect(r.body.moderators).toEqual(["moana"]);
+});
+
+test("a viewer's message appears on the dashboard; a moderator deletes it and the viewer receives chat:delete", async () => {
+  await loginInBrowser(mod, s.http, "moana", PASSWORD);
+  await mod.goto(`${s.http}/dashboard/streams/${SLUG}`);
+  await feedConnected(mod);
+  // A moderator's page has no broadcast controls.
+  expect(await mod.locator("#broadcast-controls").count()).toBe(0);
+
+  v1 = await newViewer("v1");
+  const sent = await v1.publish("hello from the audience");
+  const line = (p: Page) => p.locator(`#msg-${sent.seq}`);
+  // Both dashboards get it by themselves, over SSE.
+  await line(creator).getByText("hello from the audience").waitFor({ timeout: 20_000 });
+  await line(mod).getByText("hello from the audience").waitFor({ timeout: 20_000 });
+  expect(await line(creator).locator(".sent").count()).toBe(1); // the sentiment mark
+
+  await line(mod).hover();
+  await line(mod).getByRole("button", { name: "Delete" }).click();
+  const del = await v1.waitEvent("chat:delete", (p) => p.seqs.includes(sent.seq), "chat:delete for the deleted message", 20_000);
+  expect(del.payload.seqs).toContain(sent.seq);
+  // The creator's dashboard shows the deletion too, and the audit trail names the moderator.
+  await creator.locator(`#msg-${sent.seq}.msg-deleted`).waitFor({ timeout: 20_000 });
+  await creator.locator("#audit-list").getByText(`deleted message #${sent.seq}`).waitFor({ timeout: 20_000 });
+  expect(await creator.locator("#audit-list li", { hasText: `deleted message #${sent.seq}` }).innerText()).toContain("moana");
+});
+
+test("a held message is approved from the review queue and published", async () => {
+  const r = await v1.send({ body: "look at https://example.com/giveaway" });
+  expect(r.status).toBe("ok");
+  expect(r.response.status).toBe("held");
+  const item = creator.locator(`#rq-${r.response.held_id}`);
+  await item.getByText("https://example.com/giveaway").waitFor({ timeout: 20_000 });
+  // The reasons that held it are shown with the item.
+  expect((await item.innerText()).toLowerCase()).toContain("link");
+  await creator.screenshot({ path: `${ARTIFACTS}/dashboard-live-queue.png`, fullPage: true });
+
+  await item.getByRole("button", { name: "Approve" }).click();
+  const pub = await v1.waitNew((m) => m.body === "look at https://example.com/giveaway", "the approved message on the viewer's socket", 20_000);
+  await creator.locator(`#msg-${pub.seq}`).getByText("look at https://example.com/giveaway").waitFor({ timeout: 20_000 });
+  await waitFor("the item to leave the queue", async () => (await creator.locator(`#rq-${r.response.held_id}`).count()) === 0, 20_000);
+
+  // One click from the message: the viewer card, with their messages and the actions about them.
+  await creator.locator(`#msg-${pub.seq}`).getByRole("button", { name: "Viewer v1" }).click();
+  const card = creator.locator("#viewer-card");
+  await card.getByRole("heading", { name: "Viewer v1" }).waitFor({ timeout: 15_000 });
+  expect(await card.locator(".vc-messages").innerText()).toContain("look at https://example.com/giveaway");
+  expect(await card.locator(".audit-list").innerText()).toContain("deleted message #");
+  expect(await card.innerText()).toContain("No linked account");
+  await card.screenshot({ path: `${ARTIFACTS}/dashboard-viewer-card.png` });
+});
+
+test("a poll is opened on the dashboard, voted on by viewers and closed", async () => {
+  const v2 = await newViewer("v2");
+  const polls: Array<{ event: string; payload: any }> = [];
+  for (const j of [v1, v2]) for (const e of ["poll:open", "poll:update", "poll:close"]) j.ch.on(e, (payload: any) => void polls.push({ event: e, payload }));
+
+  const form = creator.locator("#poll-form");
+  await form.getByLabel("Question").fill("Best snack?");
+  await form.getByLabel("Option 1", { exact: true }).fill("Popcorn");
+  await form.getByLabel("Option 2", { exact: true }).fill("Nachos");
+  await form.getByLabel("Duration (seconds)").fill("300");
+  await form.getByRole("button", { name: "Open poll" }).click();
+  await creator.locator("#poll").getByText("Best snack?").waitFor({ timeout: 15_000 });
+
+  const opened = await waitFor("poll:open on the viewers", () => polls.find((p) => p.event === "poll:open"), 20_000);
+  const id = opened.payload.id as string;
+  expect((await push(v1.ch, "poll:vote", { poll_id: id, option: 0 })).status).toBe("ok");
+  expect((await push(v2.ch, "poll:vote", { poll_id: id, option: 1 })).status).toBe("ok");
+  // Live tallies reach the dashboard.
+  await creator.locator("#poll .poll-total", { hasText: "2" }).waitFor({ timeout: 20_000 });
+  await mod.locator("#poll .poll-total", { hasText: "2" }).waitFor({ timeout: 20_000 });
+  await creator.screenshot({ path: `${ARTIFACTS}/dashboard-live.png`, fullPage: true });
+
+  await creator.locator("#poll").getByRole("button", { name: "Close poll" }).click();
+  const closed = await waitFor("poll:close on the viewers", () => polls.find((p) => p.event === "poll:close"), 20_000);
+  expect(closed.payload.tallies).toEqual([1, 1]);
+  await mod.locator("#poll.poll-closed").waitFor({ timeout: 20_000 });
+});
+
+test("the live page reads on a phone, and nothing broke on the way", async () => {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const p = await phone.newPage();
+  const problems = watch(p);
+  await loginInBrowser(p, s.http, "carla", PASSWORD);
+  await p.goto(`${s.http}/dashboard/streams/${SLUG}`);
+  await feedConnected(p);
+  // Nothing is wider than the screen.
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(1);
+  await p.screenshot({ path: `${ARTIFACTS}/dashboard-phone.png`, fullPage: false });
+  for (const [page, pr] of [[creator, creatorProblems], [mod, modProblems], [p, problems]] as const) {
+    expect(await cspViolations(page)).toEqual([]);
+    expect(pr.errors).toEqual([]);
+    expect(consoleErrors(pr)).toEqual([]);
+    expect(pr.dialogs.filter((d) => !d.startsWith("confirm"))).toEqual([]);
+  }
+  await phone.close();
+});

@@ -1,0 +1,199 @@
+// Dashboard security: sessions (argon2id login, HttpOnly + SameSite cookie, logout ends the
+// session), CSRF (every state change needs the session's token AND a same-origin request; a
+// cross-site POST from a real browser page is refused with 403 and changes nothing), roles (a
+// moderator cannot open admin pages or streams they do not moderate), and the headers (a strict
+// CSP whose fresh nonce is on every <script>, no framing, nosniff).
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { Browser } from "playwright-core";
+import { removeDir, freePortCandidate, type TestServer } from "../support/server.ts";
+import { ADMIN_PASSWORD, assignModerator, browserWith, createAccount, loginInBrowser, loginOverHttp, PASSWORD, startDashboardServer, type HttpSession } from "../support/dashboard.ts";
+
+let s: TestServer;
+let browser: Browser;
+let admin: HttpSession;
+let creator: HttpSession;
+let mod: HttpSession;
+
+beforeAll(async () => {
+  s = await startDashboardServer();
+  await createAccount(s, "carla", "creator");
+  await createAccount(s, "other-creator", "creator");
+  await createAccount(s, "moana", "moderator");
+  await s.api("POST", "/api/v1/streams", { slug: "carla-show", title: "Carla's show", owner: "carla" });
+  await s.api("POST", "/api/v1/streams", { slug: "other-show", title: "Other show", owner: "other-creator" });
+  await assignModerator(s, "carla-show", "moana");
+  admin = await loginOverHttp(s, "admin", ADMIN_PASSWORD);
+  creator = await loginOverHttp(s, "carla", PASSWORD);
+  mod = await loginOverHttp(s, "moana", PASSWORD);
+  browser = (await browserWith()).browser;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await s?.stop();
+  if (s) removeDir(s.dataDir);
+});
+
+async function streamExists(slug: string): Promise<boolean> {
+  return (await s.api("GET", `/api/v1/streams/${slug}`)).status === 200;
+}
+
+test("pages need a session; a wrong password is refused; the cookie is HttpOnly and SameSite=Lax", async () => {
+  const anon = await fetch(`${s.http}/dashboard/streams/carla-show`, { redirect: "manual" });
+  expect(anon.status).toBe(303);
+  expect(anon.headers.get("location")).toBe("/dashboard/login?next=%2Fdashboard%2Fstreams%2Fcarla-show");
+  const form = { "content-type": "application/x-www-form-urlencoded", origin: s.http, "sec-fetch-site": "same-origin" };
+  const wrong = await fetch(`${s.http}/dashboard/login`, { method: "POST", redirect: "manual", headers: form, body: "username=carla&password=not-the-password" });
+  expect(wrong.status).toBe(401);
+  expect(wrong.headers.get("set-cookie")).toBeNull();
+  const ok = await fetch(`${s.http}/dashboard/login`, { method: "POST", redirect: "manual", headers: form, body: `username=carla&password=${encodeURIComponent(PASSWORD)}&next=${encodeURIComponent("https://evil.example/")}` });
+  expect(ok.status).toBe(303);
+  expect(ok.headers.get("location")).toBe("/dashboard"); // never an outside URL
+  const cookie = ok.headers.get("set-cookie")!;
+  expect(cookie).toMatch(/^hubbub_session=[A-Za-z0-9_-]{40,}; /);
+  expect(cookie).toContain("HttpOnly");
+  expect(cookie).toContain("SameSite=Lax");
+  expect(cookie).toContain("Path=/");
+  // An htmx request without a session is told to go to the login page.
+  const hx = await fetch(`${s.http}/dashboard/streams/carla-show/viewer?id=x`, { headers: { "hx-request": "true" } });
+  expect(hx.status).toBe(401);
+  expect(hx.headers.get("hx-redirect")).toBe("/dashboard/login");
+});
+
+test("a state change needs the session's CSRF token and a same-origin source, else 403 and nothing changes", async () => {
+  // The same request is accepted with everything in place (the control).
+  const good = await creator.post("/dashboard/streams", { slug: "csrf-ok", title: "ok" });
+  expect(good.status).toBe(201);
+  expect(await streamExists("csrf-ok")).toBe(true);
+
+  const cases: Array<[string, Record<string, string>]> = [
+    ["cross-site fetch metadata", { "sec-fetch-site": "cross-site", origin: "http://evil.example" }],
+    ["same-site (another subdomain)", { "sec-fetch-site": "same-site", origin: "http://evil.127.0.0.1.nip.io" }],
+    ["a foreign Origin without fetch metadata", { "sec-fetch-site": "", origin: "http://evil.example" }],
+    ["no Origin and no fetch metadata", { "sec-fetch-site": "", origin: "" }],
+    ["no CSRF token", { "x-csrf-token": "" }],
+    ["another session's CSRF token", { "x-csrf-token": mod.csrf }],
+  ];
+  for (const [name, headers] of cases) {
+    const slug = `csrf-${name.replace(/[^a-z]+/g, "-").slice(0, 40)}`;
+    // fetch drops empty-valued headers from the request entirely, which is what we want here.
+    const clean = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== ""));
+    const res = await fetch(`${s.http}/dashboard/streams`, {
+      method: "POST",
+      redirect: "manual",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded", "hx-request": "true", cookie: creator.cookie,
+        ...("sec-fetch-site" in headers ? {} : { "sec-fetch-site": "same-origin" }),
+        ...("origin" in headers ? {} : { origin: s.http }),
+        ...("x-csrf-token" in headers ? {} : { "x-csrf-token": creator.csrf }),
+        ...clean,
+      },
+      body: new URLSearchParams({ slug, title: name }).toString(),
+    });
+    expect({ name, status: res.status }).toEqual({ name, status: 403 });
+    expect({ name, created: await streamExists(slug) }).toEqual({ name, created: false });
+  }
+  // Logout is a state change too: refused cross-site, the session still works afterwards.
+  const lo = await creator.post("/dashboard/logout", {}, { "sec-fetch-site": "cross-site", origin: "http://evil.example" });
+  expect(lo.status).toBe(403);
+  expect((await creator.get("/dashboard")).status).toBe(200);
+});
+
+test("a cross-site form POST from a real browser page is refused with 403", async () => {
+  // The attacker's page is on another site (localhost vs 127.0.0.1) and auto-submits a form.
+  let evil: ReturnType<typeof Bun.serve> | null = null;
+  for (let i = 0; i < 20 && !evil; i++) {
+    try {
+      evil = Bun.serve({
+        port: freePortCandidate(),
+        hostname: "127.0.0.1",
+        fetch: () =>
+          new Response(`<!doctype html><form id="f" method="post" action="${s.http}/dashboard/streams"><input name="slug" value="evil-stream"><input name="title" value="pwned"></form>`, { headers: { "content-type": "text/html" } }),
+      });
+    } catch {}
+  }
+  try {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await loginInBrowser(page, s.http, "carla", PASSWORD); // the victim is logged in
+    await page.goto(`http://localhost:${evil!.port}/`);
+    const [res] = await Promise.all([page.waitForResponse((r) => r.url() === `${s.http}/dashboard/streams`), page.evaluate(() => (document.getElementById("f") as HTMLFormElement).submit())]);
+    expect(res.status()).toBe(403);
+    expect(await streamExists("evil-stream")).toBe(false);
+    await ctx.close();
+  } finally {
+    evil?.stop(true);
+  }
+});
+
+test("roles: a moderator cannot open admin pages, settings, or streams they do not moderate", async () => {
+  // In a real browser: the accounts page answers 403 to a moderator, 200 to an admin.
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await loginInBrowser(page, s.http, "moana", PASSWORD);
+  const res = await page.goto(`${s.http}/dashboard/accounts`);
+  expect(res?.status()).toBe(403);
+  expect(await page.locator("h1").innerText()).toBe("Admins only");
+  expect(await page.locator(".mainnav").innerText()).not.toContain("Accounts");
+  await ctx.close();
+  expect((await admin.get("/dashboard/accounts")).status).toBe(200);
+
+  const code = async (sess: HttpSession, path: string) => (await sess.get(path)).status;
+  expect(await code(mod, "/dashboard/streams/carla-show")).toBe(200); // assigned
+  expect(await code(mod, "/dashboard/streams/carla-show/settings")).toBe(403); // owner's page
+  expect(await code(mod, "/dashboard/streams/carla-show/analytics")).toBe(403);
+  expect(await code(mod, "/dashboard/streams/other-show")).toBe(403); // not assigned
+  expect(await code(mod, "/dashboard/streams/other-show/events")).toBe(403);
+  expect(await code(creator, "/dashboard/streams/other-show")).toBe(403); // another creator's
+  expect(await code(creator, "/dashboard/streams/carla-show/settings")).toBe(200);
+  expect(await code(admin, "/dashboard/streams/other-show/settings")).toBe(200);
+  // State changes follow the same rules.
+  expect((await mod.post("/dashboard/accounts", { username: "sneaky", password: "long enough pw", role: "admin" })).status).toBe(403);
+  expect((await mod.post("/dashboard/streams", { slug: "mod-stream", title: "x" })).status).toBe(403);
+  expect((await mod.post("/dashboard/streams/carla-show/live", {})).status).toBe(403);
+  expect((await mod.post("/dashboard/streams/other-show/moderate", { action: "ban", user_id: "v1" })).status).toBe(403);
+  expect((await creator.post("/dashboard/streams/other-show/settings", { title: "mine now" })).status).toBe(403);
+  expect((await s.api("GET", "/api/v1/accounts?limit=1000")).body.data.map((a: any) => a.username)).not.toContain("sneaky");
+  // The moderator's list holds only the stream they moderate.
+  const list = await (await mod.get("/dashboard")).text();
+  expect(list).toContain("carla-show");
+  expect(list).not.toContain("other-show");
+});
+
+test("every page sends a strict CSP with a fresh nonce, and every <script> carries it", async () => {
+  const nonces = new Set<string>();
+  for (const [sess, path] of [[null, "/dashboard/login"], [admin, "/dashboard"], [admin, "/dashboard/streams/carla-show"], [admin, "/dashboard/streams/carla-show/settings"], [admin, "/dashboard/accounts"]] as const) {
+    const res = sess ? await sess.get(path) : await fetch(`${s.http}${path}`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get("content-security-policy")!;
+    const nonce = /script-src 'nonce-([A-Za-z0-9_-]{20,})'/.exec(csp)?.[1];
+    expect(nonce).toBeTruthy();
+    expect(csp).not.toContain("unsafe-inline");
+    expect(csp).not.toContain("unsafe-eval");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("default-src 'none'");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const html = await res.text();
+    const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const tag of scripts) expect(tag).toContain(`nonce="${nonce}"`);
+    nonces.add(nonce!);
+  }
+  expect(nonces.size).toBe(5);
+});
+
+test("logout deletes the session: the old cookie no longer opens anything", async () => {
+  const sess = await loginOverHttp(s, "carla", PASSWORD);
+  expect((await sess.get("/dashboard")).status).toBe(200);
+  const out = await sess.post("/dashboard/logout", {});
+  expect(out.status).toBe(200);
+  expect(out.headers.get("hx-redirect")).toBe("/dashboard/login");
+  expect(out.headers.get("set-cookie")).toContain("Max-Age=0");
+  const after = await sess.get("/dashboard");
+  expect(after.status).toBe(303);
+  expect(after.headers.get("location")).toContain("/dashboard/login");
+  // The other sessions of the same account are untouched.
+  expect((await creator.get("/dashboard")).status).toBe(200);
+});
