@@ -197,3 +197,27 @@ test("logout deletes the session: the old cookie no longer opens anything", asyn
   // The other sessions of the same account are untouched.
   expect((await creator.get("/dashboard")).status).toBe(200);
 });
+
+// Regressions from the security review.
+test("a new password ends every dashboard session of that account at once", async () => {
+  await createAccount(s, "pat", "creator");
+  const one = await loginOverHttp(s, "pat", PASSWORD);
+  const two = await loginOverHttp(s, "pat", PASSWORD);
+  expect((await one.get("/dashboard")).status).toBe(200);
+  expect((await s.api("PATCH", "/api/v1/accounts/pat", { password: "a brand new password" })).status).toBe(200);
+  for (const sess of [one, two]) {
+    const r = await sess.get("/dashboard");
+    expect(r.status).toBe(303);
+    expect(r.headers.get("location")).toContain("/dashboard/login");
+  }
+  const fresh = await loginOverHttp(s, "pat", "a brand new password");
+  expect((await fresh.get("/dashboard")).status).toBe(200);
+});
+
+test("a control character in `next` is ignored, never a 500", async () => {
+  const sess = await loginOverHttp(s, "carla", PASSWORD);
+  const r = await sess.get("/dashboard/login?next=/dashboard/%00x");
+  expect(r.status).toBe(303);
+  expect(r.headers.get("location")).toContain("/dashboard");
+  expect(r.headers.get("location")).not.toContain("\u0000");
+});

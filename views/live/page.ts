@@ -74,7 +74,7 @@ export function livePage(o: { nonce: string; user: Viewer; csrf: string; canMana
   </div>
   <div class="col col-c">
     ${panel("polls", "Poll", html`${pollPanel(s.slug, v.poll, live)}${newPoll(s.slug, v.poll?.status !== "open")}`)}
-    ${panel("segments", "Segments", html`${segmentList(v.segments)}${segmentForm(s.slug, live)}`)}
+    ${panel("segments", "Segments", html`${segmentList(v.segments)}${o.canManage ? segmentForm(s.slug, live) : null}`)}
     ${panel("audit", "Audit trail", auditList(v.audit, o.name))}
   </div>
 </div>`,

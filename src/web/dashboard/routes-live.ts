@@ -121,7 +121,8 @@ export function liveRoutes(c: DashboardContext) {
         return htmlResponse(html`${partial("#poll", "outerHTML", pollPanel(s.slug, r.value, s.status === "live"))}${toast("ok", "Poll closed.")}`);
       }))
       // ---- segments ----
-      .post("/dashboard/streams/:slug/segments", auth.streamGuard("moderate", { mutating: true }, (who, s, { body }) => {
+      // Segments shape the creator's analytics: the owner (and admins) mark them, as the API's streams scope.
+      .post("/dashboard/streams/:slug/segments", auth.streamGuard("manage", { mutating: true }, (who, s, { body }) => {
         const fresh = c.streams.findById(s.id) ?? s;
         if (!fresh.current_broadcast_id) return htmlResponse(segmentForm(s.slug, false, "Segments mark a live broadcast: go live first."), { status: 409 });
         const r = c.streams.markSegment(who.actor, fresh.current_broadcast_id, { label: formOf(body).label ?? "" });

@@ -11,11 +11,12 @@ import { htmlResponse, newNonce, redirect } from "./respond.ts";
 
 /** Only our own dashboard paths: never an absolute or protocol-relative URL. */
 export function safeNext(next: string | undefined): string {
-  return next && /^\/dashboard(\/[^\s\\]*)?(\?[^\s\\]*)?$/.test(next) && !next.startsWith("//") ? next : "/dashboard";
+  return next && /^\/dashboard(\/[^\s\\\x00-\x1f\x7f]*)?(\?[^\s\\\x00-\x1f\x7f]*)?$/.test(next) && !next.startsWith("//") ? next : "/dashboard";
 }
 
 export function loginRoutes(c: DashboardContext) {
-  // 10 attempts at once, then one every 6 s, per username (argon2id is slow on purpose as well).
+  // 10 attempts at once, then one every 6 s, per username and client address: a stranger guessing
+  // from elsewhere cannot lock the real user out (argon2id is slow on purpose as well).
   const attempts = new KeyedBuckets(1 / 6, 10);
   return new Elysia()
     .get("/dashboard/login", ({ request, query }) => {
@@ -23,7 +24,7 @@ export function loginRoutes(c: DashboardContext) {
       const nonce = newNonce();
       return htmlResponse(loginPage({ nonce, next: safeNext(query.next) }), { nonce });
     })
-    .post("/dashboard/login", async ({ request, body }) => {
+    .post("/dashboard/login", async ({ request, body, server }) => {
       if (!c.auth.sameOrigin(request)) return refuse(request, null, 403, "Refused", "This login did not come from the Hubbub login page.");
       const f = formOf(body);
       const username = (f.username ?? "").trim().slice(0, 64);
@@ -32,7 +33,7 @@ export function loginRoutes(c: DashboardContext) {
       const nonce = newNonce();
       const now = c.clock.now();
       attempts.sweep(now);
-      const wait = attempts.take(username.toLowerCase(), now);
+      const wait = attempts.take(`${username.toLowerCase()}\u0000${server?.requestIP(request)?.address ?? ""}`, now);
       if (wait > 0) {
         return htmlResponse(loginPage({ nonce, username, next, error: `Too many attempts. Try again in ${Math.ceil(wait / 1000)} s.` }), { nonce, status: 429, headers: { "retry-after": String(Math.ceil(wait / 1000)) } });
       }

@@ -31,7 +31,8 @@ export class Sessions {
     const token = randomToken(32);
     const now = this.clock.now();
     const expiresAt = now + SESSION_TTL_MS;
-    this.db.query("INSERT INTO dashboard_sessions (token_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)").run(sha256(token), accountId, now, expiresAt);
+    const account = this.accounts.findById(accountId);
+    this.db.query("INSERT INTO dashboard_sessions (token_hash, account_id, created_at, expires_at, credential) VALUES (?, ?, ?, ?, ?)").run(sha256(token), accountId, now, expiresAt, credentialOf(account));
     return { token, expiresAt };
   }
 
@@ -39,17 +40,20 @@ export class Sessions {
   find(token: string): Session | undefined {
     if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return undefined;
     const h = sha256(token);
-    const row = this.db.query<{ account_id: string; expires_at: number }, [string]>("SELECT account_id, expires_at FROM dashboard_sessions WHERE token_hash = ?").get(h);
+    const row = this.db.query<{ account_id: string; expires_at: number; credential: string }, [string]>("SELECT account_id, expires_at, credential FROM dashboard_sessions WHERE token_hash = ?").get(h);
     if (!row || row.expires_at <= this.clock.now()) return undefined;
     const account = this.accounts.findById(row.account_id);
-    if (!account) return undefined;
+    // A password changed since the login ends the session (a stolen password stops working at once).
+    if (!account || credentialOf(account) !== row.credential) return undefined;
     return { tokenHash: h, account, csrf: csrfOf(token), expiresAt: row.expires_at };
   }
 
   /** The account of a live session by its stored hash (open SSE streams re-check with this). */
   accountOf(tokenHash: string): AccountRecord | undefined {
-    const row = this.db.query<{ account_id: string; expires_at: number }, [string]>("SELECT account_id, expires_at FROM dashboard_sessions WHERE token_hash = ?").get(tokenHash);
-    return row && row.expires_at > this.clock.now() ? this.accounts.findById(row.account_id) : undefined;
+    const row = this.db.query<{ account_id: string; expires_at: number; credential: string }, [string]>("SELECT account_id, expires_at, credential FROM dashboard_sessions WHERE token_hash = ?").get(tokenHash);
+    if (!row || row.expires_at <= this.clock.now()) return undefined;
+    const account = this.accounts.findById(row.account_id);
+    return account && credentialOf(account) === row.credential ? account : undefined;
   }
 
   delete(tokenHash: string): void {
@@ -71,4 +75,9 @@ export function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** A fingerprint of the account's password hash at login: it changes with the password. */
+function credentialOf(account: { password_hash: string } | undefined): string {
+  return account ? sha256(`credential:${account.password_hash}`) : "";
 }
