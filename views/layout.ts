@@ -23,7 +23,7 @@ export interface LayoutOptions {
   nonce: string;
   user: Viewer | null;
   csrf: string | null;
-  nav?: "streams" | "accounts";
+  nav?: "streams" | "accounts" | "api-keys";
   charts?: boolean;
   /** Wide pages (the live dashboard) use the whole screen. */
   wide?: boolean;
@@ -61,6 +61,7 @@ ${o.charts ? html`<script nonce="${n}" src="${ASSETS.uplot}"></script>` : null}
     ? html`<nav class="mainnav" aria-label="Main">
     ${navLink("/dashboard", "streams", "Streams")}
     ${o.user.role === "admin" ? navLink("/dashboard/accounts", "accounts", "Accounts") : null}
+    ${o.user.role === "admin" ? navLink("/dashboard/api-keys", "api-keys", "API keys") : null}
   </nav>
   <div class="who">
     <span class="who-name">${o.user.username}</span>

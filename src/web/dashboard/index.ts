@@ -20,6 +20,7 @@ import type { DashboardContext } from "./context.ts";
 import { DashboardFeeds } from "./feed.ts";
 import { LiveData } from "./live-data.ts";
 import { accountRoutes } from "./routes-accounts.ts";
+import { apiKeyRoutes } from "./routes-api-keys.ts";
 import { analyticsRoutes } from "./routes-analytics.ts";
 import { liveRoutes } from "./routes-live.ts";
 import { loginRoutes } from "./routes-login.ts";
@@ -79,6 +80,7 @@ export class Dashboard {
       .use(streamRoutes(this.c))
       .use(liveRoutes(this.c))
       .use(analyticsRoutes(this.c))
-      .use(accountRoutes(this.c));
+      .use(accountRoutes(this.c))
+      .use(apiKeyRoutes(this.c));
   }
 }
