@@ -74,6 +74,17 @@ export function mergedCte(byCountry = false): string {
     GROUP BY ${part}, island)`;
 }
 
+/**
+ * Viewers present over time from the merged intervals: +1 at each start, -1 at each end, a running
+ * sum, and per instant the value after all of its events (tl1). "Present at t" is then one ASOF
+ * lookup instead of a join of every interval with every grid point.
+ */
+export function timelineCtes(): string {
+  return `ev AS (SELECT a AS t, 1 AS d FROM m UNION ALL SELECT b AS t, -1 AS d FROM m),
+    tl AS (SELECT t, SUM(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS c, ROW_NUMBER() OVER (ORDER BY t, d) AS rn FROM ev),
+    tl1 AS (SELECT t, arg_max(c, rn) AS c FROM tl GROUP BY t)`;
+}
+
 function where(conds: string[]): string {
   return conds.length ? `WHERE ${conds.join(" AND ")}` : "";
 }
@@ -98,6 +109,16 @@ export function seriesSql(q: SeriesQuery): Sql {
     sql = `SELECT ${t("bucket")} AS t${group}, ${value} AS value FROM agg r ${where([...rowFilters("r"), "r.kind = $kind"])} GROUP BY ALL ORDER BY ALL`;
   } else if (q.metric === "unique_chatters") {
     sql = `SELECT ${t("bucket")} AS t${group}, COUNT(DISTINCT viewer_key)::DOUBLE AS value FROM chatters r ${where(rowFilters("r"))} GROUP BY ALL ORDER BY ALL`;
+  } else if (q.metric === "concurrent_viewers" && q.country === null && q.groupBy !== "country") {
+    // Viewers present at each bucket's start, from the running timeline (one lookup per bucket).
+    const segCol = q.groupBy === "segment" ? ", g.segment AS segment" : "";
+    sql = `WITH ${segmentsCte(q, p)}, ${sessionsCte(p)}, ${mergedCte()}, ${timelineCtes()},
+      g AS (SELECT r.range AS t, (SELECT label FROM segs WHERE seg_start <= r.range ORDER BY seg_start DESC LIMIT 1) AS segment
+            FROM range($from::BIGINT - ($from::BIGINT % $bucket::BIGINT), $to::BIGINT, $bucket::BIGINT) r)
+      SELECT g.t AS t${segCol}, COALESCE(tl1.c, 0)::DOUBLE AS value
+      FROM g ASOF LEFT JOIN tl1 ON g.t >= tl1.t
+      ${q.segment !== null ? "WHERE g.segment = $segment" : ""}
+      ORDER BY ALL`;
   } else {
     // Session metrics on a grid of bucket starts; the segment is the one in force at each bucket.
     const value = q.metric === "concurrent_viewers"
@@ -134,10 +155,10 @@ export function reportSql(scope: Scope): Record<string, Sql> {
   };
   p = base();
   out.retention = {
-    sql: `WITH ${sessionsCte(p)}, ${mergedCte()},
+    sql: `WITH ${sessionsCte(p)}, ${mergedCte()}, ${timelineCtes()},
       g AS (SELECT range AS t FROM range($start::BIGINT, $end::BIGINT, 60000))
-      SELECT ((g.t - $start::BIGINT) / 60000)::DOUBLE AS minute, COUNT(DISTINCT m.viewer_key)::DOUBLE AS present
-      FROM g LEFT JOIN m ON m.a <= g.t AND m.b > g.t GROUP BY g.t ORDER BY g.t`,
+      SELECT ((g.t - $start::BIGINT) / 60000)::DOUBLE AS minute, COALESCE(tl1.c, 0)::DOUBLE AS present
+      FROM g ASOF LEFT JOIN tl1 ON g.t >= tl1.t ORDER BY g.t`,
     params: p,
   };
   p = base();

@@ -53,6 +53,9 @@ export function serve(o: ServeOptions): Server<Conn> {
     port: o.port,
     hostname: o.hostname,
     maxRequestBodySize: BUN_BODY_CAP,
+    // HTTP requests may wait this long for their answer (Bun's default is 10 s): the report of a
+    // very large broadcast takes longer than that on this hardware (bench/RESULTS.md, issue 6).
+    idleTimeout: 120,
     fetch(req, server) {
       const path = pathOf(req.url);
       if (path === SOCKET_PATH) return o.upgrader.handle(req, server);
