@@ -92,6 +92,10 @@ async function flush(c: DuckDBConnection, b: FlushBatch): Promise<void> {
         left_at = COALESCE(excluded.left_at, sessions.left_at), last_seen = GREATEST(excluded.last_seen, sessions.last_seen), viewer_key = excluded.viewer_key`);
       await c.run("DELETE FROM session_stage");
     }
+    if (b.touch) {
+      // This run's open sessions were still open at the flush (a crash then loses at most one interval).
+      await c.run("UPDATE sessions SET last_seen = $now WHERE left_at IS NULL AND last_seen < $now AND starts_with(session_id, $prefix)", { now: b.touch.now, prefix: b.touch.prefix });
+    }
     await c.run("INSERT INTO flushes VALUES ($id, $at, $n)", { id: b.id, at: Date.now(), n: b.events });
     await c.run("COMMIT");
   } catch (e) {

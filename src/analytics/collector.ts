@@ -55,7 +55,10 @@ export interface FlushBatch {
   id: number;
   agg: AggRow[];
   chatters: ChatterRow[];
+  /** Sessions started or ended since the last flush (not every open one: that cost grew with the audience). */
   sessions: SessionRow[];
+  /** Every open session whose id starts with `prefix` was still open at `now`: one UPDATE in DuckDB. */
+  touch: { prefix: string; now: number } | null;
   events: number;
 }
 
@@ -63,7 +66,7 @@ export class Collector {
   private agg = new Map<string, AggRow>();
   private chatters = new Map<string, ChatterRow>();
   private open = new Map<string, SessionRow>();
-  private ended: SessionRow[] = [];
+  private changed = new Set<SessionRow>(); // started or ended since the last drain
   private events = 0;
   private nextId: number;
   readonly firstFlushId: number;
@@ -104,7 +107,9 @@ export class Collector {
 
   startSession(id: string, c: Ctx, viewerKey: string, at: number): void {
     if (this.open.has(id)) return;
-    this.open.set(id, { session_id: id, broadcast_id: c.broadcastId, stream_id: c.streamId, viewer_key: viewerKey, country: c.country, segment: c.segment, joined_at: at, left_at: null, last_seen: at });
+    const row: SessionRow = { session_id: id, broadcast_id: c.broadcastId, stream_id: c.streamId, viewer_key: viewerKey, country: c.country, segment: c.segment, joined_at: at, left_at: null, last_seen: at };
+    this.open.set(id, row);
+    this.changed.add(row);
     this.count(c, "join", "", at);
   }
 
@@ -115,7 +120,7 @@ export class Collector {
     this.open.delete(id);
     s.left_at = Math.max(at, s.joined_at);
     s.last_seen = s.left_at;
-    this.ended.push(s);
+    this.changed.add(s);
     this.count({ broadcastId: s.broadcast_id, streamId: s.stream_id, country: s.country, segment }, "leave", "", at);
     return true;
   }
@@ -130,7 +135,7 @@ export class Collector {
   /** A viewer's data is erased: their rows still in memory get an anonymous key. */
   anonymise(viewerKey: string, replacement: string): void {
     for (const s of this.open.values()) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
-    for (const s of this.ended) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
+    for (const s of this.changed) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
     for (const r of this.chatters.values()) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
   }
 
@@ -138,17 +143,22 @@ export class Collector {
     return this.events;
   }
 
-  /** Everything since the last drain, plus every open session as of `now`. */
-  drain(now: number): FlushBatch {
-    const sessions = this.ended;
-    for (const s of this.open.values()) {
-      s.last_seen = Math.max(s.last_seen, now);
+  /**
+   * Everything since the last drain: counts, chatters, and the sessions that started or ended. Open
+   * sessions are not listed one by one: `touchPrefix` (this process's session-id prefix) lets the
+   * worker mark all of them as still open at `now` with one statement.
+   */
+  drain(now: number, touchPrefix: string | null = null): FlushBatch {
+    const sessions: SessionRow[] = [];
+    for (const s of this.changed) {
+      if (s.left_at === null) s.last_seen = Math.max(s.last_seen, now);
       sessions.push({ ...s });
     }
-    const batch: FlushBatch = { id: this.nextId++, agg: [...this.agg.values()], chatters: [...this.chatters.values()], sessions, events: this.events };
+    const touch = touchPrefix !== null && this.open.size > 0 ? { prefix: touchPrefix, now } : null;
+    const batch: FlushBatch = { id: this.nextId++, agg: [...this.agg.values()], chatters: [...this.chatters.values()], sessions, touch, events: this.events };
     this.agg = new Map();
     this.chatters = new Map();
-    this.ended = [];
+    this.changed = new Set();
     this.events = 0;
     return batch;
   }

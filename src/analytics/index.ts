@@ -319,8 +319,8 @@ export class Analytics {
 
   /** Drains the collector into one batch and hands it to the worker; resolves once stored (or failed). */
   flush(): Promise<void> {
-    const batch = this.collector.drain(this.o.clock.now());
-    if (batch.agg.length || batch.chatters.length || batch.sessions.length) {
+    const batch = this.collector.drain(this.o.clock.now(), `${this.bootId}.`);
+    if (batch.agg.length || batch.chatters.length || batch.sessions.length || batch.touch) {
       this.unflushed.push(batch);
       if (this.worker.up) this.worker.post({ type: "flush", batch });
     } else if (this.unflushed.length && this.worker.up) {
@@ -466,6 +466,7 @@ export class Analytics {
     // Batches not yet stored carry the id too, and so does a viewer still connected.
     for (const b of this.unflushed) {
       for (const r of b.chatters) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
+      // (a touch carries no viewer ids)
       for (const r of b.sessions) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
     }
     for (const m of this.present.values()) for (const p of m.values()) if (p.viewerKey === viewerKey) p.viewerKey = replacement;
