@@ -24,11 +24,6 @@ export function html(strings: TemplateStringsArray, ...values: Renderable[]): Ht
   return new Html(out);
 }
 
-/** Trusted markup only (our own constants). Never pass user text here. */
-export function trusted(s: string): Html {
-  return new Html(s);
-}
-
 /** A JSON value for an attribute such as hx-vals (escaped like any other value by html``). */
 export function json(v: unknown): string {
   return JSON.stringify(v);
@@ -39,6 +34,3 @@ export function partial(target: string, swap: "outerHTML" | "innerHTML" | "befor
   return html`<hx-partial hx-target="${target}" hx-swap="${swap}">${content}</hx-partial>`;
 }
 
-export function when(cond: unknown, then: () => Html): Html | null {
-  return cond ? then() : null;
-}
