@@ -8,14 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serveWorker, workerConfig } from "../runtime/worker-side.ts";
 import type { FlushBatch } from "./collector.ts";
-import { reportSql, seriesSql, type Scope, type SeriesQuery, type Sql } from "./queries.ts";
+import { reportSql, seedSql, seriesSql, type Scope, type SeriesQuery, type Sql } from "./queries.ts";
 
 export type ToAnalytics =
   | { type: "flush"; batch: FlushBatch }
   | { type: "report"; id: number; scope: Scope }
   | { type: "series"; id: number; query: SeriesQuery; format: "rows" | "parquet" }
   | { type: "anonymise"; id: number; viewerKey: string; replacement: string }
-  | { type: "seed"; id: number; scope: Scope; beforeFlush: number }
+  | { type: "seed"; id: number; scope: Scope; beforeFlush: number; sessionPrefix: string }
   | { type: "probe"; id: number };
 export type FromAnalytics =
   | { type: "flushed"; batchId: number; events: number }
@@ -157,14 +157,12 @@ serveWorker<ToAnalytics>(
         }));
       case "seed":
         return answer(m.id, serial(async (c) => {
-          // What earlier runs of the server stored for a broadcast still live: the live counters start from it.
-          const p = { b: m.scope.broadcastId, f: m.beforeFlush };
-          const a = (await c.runAndReadAll(
-            `SELECT COALESCE(SUM(n) FILTER (WHERE kind = 'chat'), 0)::DOUBLE AS messages, COALESCE(SUM(total) FILTER (WHERE kind = 'chat'), 0)::DOUBLE AS sentiment,
-                    COALESCE(SUM(n) FILTER (WHERE kind = 'reaction'), 0)::DOUBLE AS reactions FROM agg WHERE broadcast_id = $b AND flush_id < $f`, p)).getRowObjectsJS()[0];
-          const chatters = (await c.runAndReadAll("SELECT DISTINCT viewer_key FROM chatters WHERE broadcast_id = $b AND flush_id < $f", p)).getRowObjectsJS().map((r) => r.viewer_key as string);
-          const audience = await rows(c, reportSql(m.scope).audience!);
-          return { ...a, chatters, peak: audience[0]?.peak ?? 0 };
+          // What earlier runs of the server stored for a broadcast still live: the live counters and
+          // the first appearances (who was a viewer or chatter already) start from it.
+          const q = seedSql(m.scope, m.beforeFlush, m.sessionPrefix);
+          const a = (await rows(c, q.counts))[0] ?? {};
+          const prior = (await rows(c, q.prior)).map((r) => [r.dim, r.value, r.viewer_key]);
+          return { ...a, prior };
         }));
       case "probe":
         return answer(m.id, serial(async (c) => (await c.runAndReadAll("SELECT 42 AS x")).getRows().length === 1));

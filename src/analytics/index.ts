@@ -10,7 +10,7 @@ import { Supervisor, type FaultKind } from "../runtime/supervisor.ts";
 import { iso, type Clock } from "../runtime/time.ts";
 import type { BroadcastRecord, StreamRecord } from "../streams/index.ts";
 import type { FromAnalytics, ToAnalytics } from "./analytics.worker.ts";
-import { Collector, type Ctx, type FlushBatch } from "./collector.ts";
+import { Collector, type FlushBatch, type Prior } from "./collector.ts";
 import { countryOf } from "./geo.ts";
 import { METRICS, type Metric, type Scope } from "./queries.ts";
 import { sentimentOf } from "./sentiment.ts";
@@ -45,7 +45,6 @@ interface LiveStream {
   reactPerSec: Int32Array;
   ringSec: number; // the second the ring's head stands for
   seeding: Promise<void> | null; // counts of this broadcast stored by an earlier run of the server
-  chatters: Set<string>;
   messages: number;
   reactions: number;
   sentimentSum: number;
@@ -157,7 +156,7 @@ export class Analytics {
     byViewer.set(viewerKey, country);
     const l = this.liveOf(stream);
     if (l) {
-      this.collector.startSession(this.sessionId(session, l.broadcastId), this.ctx(stream.id, l, country), viewerKey, this.o.clock.now());
+      this.collector.startSession(this.sessionId(session, l.broadcastId), l.broadcastId, country, viewerKey, this.o.clock.now());
       l.peak = Math.max(l.peak, this.concurrentOf(stream.slug)); // the hub tracked the joiner already
     }
   }
@@ -172,7 +171,7 @@ export class Analytics {
       this.countryByViewer.delete(stream.id);
     }
     const l = this.live.get(stream.id);
-    if (l) this.collector.endSession(this.sessionId(session, l.broadcastId), this.o.clock.now(), l.segment);
+    if (l) this.collector.endSession(this.sessionId(session, l.broadcastId), this.o.clock.now());
   }
 
   /** The stream's record changed: a broadcast may have started or ended. */
@@ -180,20 +179,21 @@ export class Analytics {
     const l = this.live.get(stream.id);
     if (l && l.broadcastId !== stream.current_broadcast_id) {
       // Ended: every open session of that broadcast ends now.
-      const now = this.o.clock.now();
-      for (const id of this.collector.openSessionsOf(l.broadcastId)) this.collector.endSession(id, now, l.segment);
+      this.collector.finish(l.broadcastId, this.o.clock.now());
       this.live.delete(stream.id);
     }
     const started = this.liveOf(stream);
     if (started && !l) {
       const now = this.o.clock.now();
-      for (const [session, p] of this.present.get(stream.id) ?? []) this.collector.startSession(this.sessionId(session, started.broadcastId), this.ctx(stream.id, started, p.country), p.viewerKey, now);
+      for (const [session, p] of this.present.get(stream.id) ?? []) this.collector.startSession(this.sessionId(session, started.broadcastId), started.broadcastId, p.country, p.viewerKey, now);
     }
   }
 
   segmentMarked(stream: StreamRecord, label: string): void {
     const l = this.liveOf(stream);
-    if (l) l.segment = label;
+    if (!l) return;
+    l.segment = label;
+    this.collector.segment(l.broadcastId, label, this.o.clock.now());
   }
 
   chat(stream: StreamRecord, viewerKey: string, body: string): void {
@@ -201,10 +201,9 @@ export class Analytics {
     if (!l) return;
     const s = sentimentOf(body);
     const now = this.o.clock.now();
-    this.collector.chat(this.ctx(stream.id, l, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? ""), viewerKey, s, now);
+    this.collector.chat(l.broadcastId, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? "", viewerKey, s, now);
     this.tick(l, now);
     l.chatPerSec[0]!++;
-    l.chatters.add(viewerKey);
     l.messages++;
     l.sentimentSum += s;
   }
@@ -213,7 +212,7 @@ export class Analytics {
     const l = this.liveOf(stream);
     if (!l) return;
     const now = this.o.clock.now();
-    this.collector.count(this.ctx(stream.id, l, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? ""), "reaction", emoji, now);
+    this.collector.count(l.broadcastId, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? "", "reaction", emoji, now);
     this.tick(l, now);
     l.reactPerSec[0]!++;
     l.reactions++;
@@ -222,16 +221,12 @@ export class Analytics {
   vote(stream: StreamRecord, viewerKey: string, pollId: string, option: number): void {
     const l = this.liveOf(stream);
     if (!l) return;
-    this.collector.count(this.ctx(stream.id, l, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? ""), "vote", `${pollId}:${option}`, this.o.clock.now());
+    this.collector.count(l.broadcastId, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? "", "vote", `${pollId}:${option}`, this.o.clock.now());
   }
 
   /** Unique per process start, socket join and broadcast (a viewer may stay joined across two broadcasts). */
   private sessionId(session: number, broadcastId: string): string {
     return `${this.bootId}.${session}.${broadcastId}`;
-  }
-
-  private ctx(streamId: string, l: LiveStream, country: string): Ctx {
-    return { broadcastId: l.broadcastId, streamId, country, segment: l.segment };
   }
 
   /** The stream's live broadcast state, created on first sight of a live stream (also after a restart). */
@@ -244,12 +239,16 @@ export class Analytics {
     const fresh: LiveStream = {
       broadcastId: stream.current_broadcast_id, startedAt: stream.live_since ?? this.o.clock.now(), segment: segs[segs.length - 1]?.label ?? "",
       chatPerSec: new Int32Array(60), reactPerSec: new Int32Array(60), ringSec: Math.floor(this.o.clock.now() / 1000),
-      chatters: new Set(), messages: 0, reactions: 0, sentimentSum: 0, peak: 0, seeding: null,
+      messages: 0, reactions: 0, sentimentSum: 0, peak: 0, seeding: null,
     };
     this.live.set(stream.id, fresh);
+    this.collector.begin(fresh.broadcastId, stream.id, fresh.startedAt, fresh.segment, this.o.clock.now());
     // A broadcast that began before this process: earlier runs stored part of it; start from that.
     const b = this.o.broadcasts.findBroadcast(fresh.broadcastId);
-    if (b && b.started_at < this.bootAt) fresh.seeding = this.seed(fresh, b);
+    if (b && b.started_at < this.bootAt) {
+      this.collector.awaitPrior(fresh.broadcastId);
+      fresh.seeding = this.seed(fresh, b);
+    }
     return fresh;
   }
 
@@ -267,6 +266,7 @@ export class Analytics {
 
   private sampleSecond(): void {
     const now = this.o.clock.now();
+    this.collector.tick(now);
     for (const [id, l] of this.live) {
       this.tick(l, now);
       const s = this.o.broadcasts.findById(id);
@@ -275,17 +275,20 @@ export class Analytics {
   }
 
   private async seed(l: LiveStream, b: BroadcastRecord): Promise<void> {
+    let prior: Prior = [];
     try {
       // Only flushes of earlier runs: this run's own flushes are already in the live counters.
-      const s = await this.request<{ messages: number; sentiment: number; reactions: number; chatters: string[]; peak: number }>({ type: "seed", scope: this.scope(b), beforeFlush: this.collector.firstFlushId });
+      const s = await this.request<{ messages: number; sentiment: number; reactions: number; prior: Prior; peak: number }>({ type: "seed", scope: this.scope(b), beforeFlush: this.collector.firstFlushId, sessionPrefix: `${this.bootId}.` });
       l.messages += s.messages;
       l.sentimentSum += s.sentiment;
       l.reactions += s.reactions;
-      for (const k of s.chatters) l.chatters.add(k);
       l.peak = Math.max(l.peak, s.peak);
+      prior = s.prior;
     } catch (e) {
+      // Without them, a viewer or chatter of an earlier run seen again counts as new: logged.
       this.o.logger.warn("analytics: live counters not seeded from earlier runs", { broadcast: b.id, error: e });
     } finally {
+      this.collector.prior(b.id, prior);
       l.seeding = null;
     }
   }
@@ -310,7 +313,7 @@ export class Analytics {
     const sum = (a: Int32Array) => a.reduce((x, y) => x + y, 0);
     return {
       stream: stream.slug, broadcast_id: l.broadcastId, live: true, concurrent_viewers: concurrent, peak_concurrent_viewers: l.peak,
-      chat_messages_per_minute: sum(l.chatPerSec), reactions_per_minute: sum(l.reactPerSec), unique_chatters: l.chatters.size, messages: l.messages, reactions: l.reactions,
+      chat_messages_per_minute: sum(l.chatPerSec), reactions_per_minute: sum(l.reactPerSec), unique_chatters: this.collector.uniqueChatters(l.broadcastId), messages: l.messages, reactions: l.reactions,
       average_sentiment: l.messages ? Math.round((l.sentimentSum / l.messages) * 1000) / 1000 : null, segment: l.segment || null,
     };
   }
@@ -477,7 +480,6 @@ export class Analytics {
         m.set(replacement, c);
       }
     }
-    for (const l of this.live.values()) if (l.chatters.delete(viewerKey)) l.chatters.add(replacement);
     await this.flush();
     await this.request({ type: "anonymise", viewerKey, replacement });
   }

@@ -1,5 +1,6 @@
-// Analytics SQL, built from small pieces (sessions of a broadcast, a viewer's merged presence, the
-// segment timeline, filters, a bucket grid) rather than one string per report. Pure: returns SQL
+// Analytics SQL, built from small pieces (the segment timeline, a bucket grid, rollup rows of one
+// kind, filters) rather than one string per report. The presence numbers (concurrency, watch time,
+// retention, peak, unique viewers) come from rollups the collector keeps (collector.ts). Pure: returns SQL
 // text and named parameters for DuckDB. Times are ms since the epoch (BIGINT).
 
 export const METRICS = ["concurrent_viewers", "joins", "leaves", "chat_messages", "unique_chatters", "reactions", "votes", "sentiment", "watch_time_s"] as const;
@@ -53,36 +54,25 @@ export function segmentsCte(scope: Scope, p: Params): string {
 export function sessionsCte(p: Params): string {
   p.b = p.b ?? "";
   return `s AS (
-    SELECT viewer_key, country, GREATEST(joined_at, $start::BIGINT) AS a, LEAST(COALESCE(left_at, last_seen), $end::BIGINT) AS b
+    SELECT session_id, viewer_key, country, GREATEST(joined_at, $start::BIGINT) AS a, LEAST(COALESCE(left_at, last_seen), $end::BIGINT) AS b
     FROM sessions WHERE broadcast_id = $b)`;
 }
 
-/**
- * Each viewer's presence as non-overlapping intervals: two tabs or a quick rejoin count once. Per
- * viewer (relation m) for totals; per viewer and country (relation m, byCountry) where a country
- * filter or breakdown is asked for (a viewer whose tabs come from two countries counts in each).
- */
-export function mergedCte(byCountry = false): string {
-  const part = byCountry ? "viewer_key, country" : "viewer_key";
-  const country = byCountry ? "country" : "ANY_VALUE(country) AS country";
-  return `m AS (
-    SELECT viewer_key, ${country}, MIN(a) AS a, MAX(b) AS b FROM (
-      SELECT *, SUM(new_island) OVER (PARTITION BY ${part} ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS island FROM (
-        SELECT viewer_key, country, a, b,
-          CASE WHEN a <= MAX(b) OVER (PARTITION BY ${part} ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS new_island
-        FROM s WHERE b > a))
-    GROUP BY ${part}, island)`;
+/** Bucket starts from the one holding `from` up to `to`, each with the segment in force at its start. */
+function gridCte(): string {
+  return `g AS (SELECT r.range AS t, (SELECT label FROM segs WHERE seg_start <= r.range ORDER BY seg_start DESC LIMIT 1) AS segment
+            FROM range($from::BIGINT - ($from::BIGINT % $bucket::BIGINT), $to::BIGINT, $bucket::BIGINT) r)`;
 }
 
-/**
- * Viewers present over time from the merged intervals: +1 at each start, -1 at each end, a running
- * sum, and per instant the value after all of its events (tl1). "Present at t" is then one ASOF
- * lookup instead of a join of every interval with every grid point.
- */
-export function timelineCtes(): string {
-  return `ev AS (SELECT a AS t, 1 AS d FROM m UNION ALL SELECT b AS t, -1 AS d FROM m),
-    tl AS (SELECT t, SUM(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS c, ROW_NUMBER() OVER (ORDER BY t, d) AS rn FROM ev),
-    tl1 AS (SELECT t, arg_max(c, rn) AS c FROM tl GROUP BY t)`;
+/** Rollup rows of one kind in the asked range, summed per series bucket (and country, segment). */
+function rollupCte(name: string, kind: string, value: string, cols: string[], q: SeriesQuery, p: Params, more: string[] = []): string {
+  p[`${name}_kind`] = kind;
+  const conds = [
+    "broadcast_id = $b", `kind = $${name}_kind`, "bucket >= $from::BIGINT - ($from::BIGINT % $bucket::BIGINT)", "bucket < $to::BIGINT",
+    ...(q.country !== null ? ["country = $country"] : []), ...more,
+  ];
+  const extra = cols.map((c) => `, ${c}`).join("");
+  return `${name} AS (SELECT bucket - (bucket % $bucket::BIGINT) AS t${extra}, ${value} AS v FROM agg ${where(conds)} GROUP BY ALL)`;
 }
 
 function where(conds: string[]): string {
@@ -109,30 +99,37 @@ export function seriesSql(q: SeriesQuery): Sql {
     sql = `SELECT ${t("bucket")} AS t${group}, ${value} AS value FROM agg r ${where([...rowFilters("r"), "r.kind = $kind"])} GROUP BY ALL ORDER BY ALL`;
   } else if (q.metric === "unique_chatters") {
     sql = `SELECT ${t("bucket")} AS t${group}, COUNT(DISTINCT viewer_key)::DOUBLE AS value FROM chatters r ${where(rowFilters("r"))} GROUP BY ALL ORDER BY ALL`;
-  } else if (q.metric === "concurrent_viewers" && q.country === null && q.groupBy !== "country") {
-    // Viewers present at each bucket's start, from the running timeline (one lookup per bucket).
-    const segCol = q.groupBy === "segment" ? ", g.segment AS segment" : "";
-    sql = `WITH ${segmentsCte(q, p)}, ${sessionsCte(p)}, ${mergedCte()}, ${timelineCtes()},
-      g AS (SELECT r.range AS t, (SELECT label FROM segs WHERE seg_start <= r.range ORDER BY seg_start DESC LIMIT 1) AS segment
-            FROM range($from::BIGINT - ($from::BIGINT % $bucket::BIGINT), $to::BIGINT, $bucket::BIGINT) r)
-      SELECT g.t AS t${segCol}, COALESCE(tl1.c, 0)::DOUBLE AS value
-      FROM g ASOF LEFT JOIN tl1 ON g.t >= tl1.t
-      ${q.segment !== null ? "WHERE g.segment = $segment" : ""}
-      ORDER BY ALL`;
+  } else if (q.metric === "concurrent_viewers") {
+    // The presence sampled at every window start (the value at each bucket's start); per country
+    // (a viewer's tabs in two countries count in each) where a country is asked for.
+    const perCountry = q.country !== null || q.groupBy === "country";
+    // (samples at bucket starts only: those taken inside a bucket are not its value)
+    const c = rollupCte("c", perCountry ? "conc" : "conc_all", "SUM(n)", perCountry ? ["country"] : [], q, p, ["bucket % $bucket::BIGINT = 0"]);
+    const segFilter = q.segment !== null ? "WHERE g.segment = $segment" : "";
+    sql = q.groupBy === "country"
+      ? `WITH ${segmentsCte(q, p)}, ${gridCte()}, ${c}
+      SELECT g.t AS t, c.country AS country, c.v::DOUBLE AS value FROM g JOIN c ON c.t = g.t ${segFilter} ORDER BY ALL`
+      : `WITH ${segmentsCte(q, p)}, ${gridCte()}, ${c}
+      SELECT g.t AS t${q.groupBy === "segment" ? ", g.segment AS segment" : ""}, COALESCE(c.v, 0)::DOUBLE AS value FROM g LEFT JOIN c ON c.t = g.t ${segFilter} ORDER BY ALL`;
   } else {
-    // Session metrics on a grid of bucket starts; the segment is the one in force at each bucket.
-    const value = q.metric === "concurrent_viewers"
-      ? "COUNT(DISTINCT m.viewer_key) FILTER (WHERE m.a <= g.t AND m.b > g.t)::DOUBLE"
-      : "COALESCE(SUM(GREATEST(0, LEAST(m.b, g.t + $bucket::BIGINT, $end::BIGINT) - GREATEST(m.a, g.t))) FILTER (WHERE m.viewer_key IS NOT NULL), 0) / 1000.0";
-    const conds = [...(q.country !== null ? ["m.country = $country"] : []), ...(q.segment !== null ? ["g.segment = $segment"] : [])];
-    const groupCol = q.groupBy === "country" ? ", m.country AS country" : q.groupBy === "segment" ? ", g.segment AS segment" : "";
-    sql = `WITH ${segmentsCte(q, p)}, ${sessionsCte(p)}, ${mergedCte(q.country !== null || q.groupBy === "country")},
-      g AS (SELECT r.range AS t, (SELECT label FROM segs WHERE seg_start <= r.range ORDER BY seg_start DESC LIMIT 1) AS segment
-            FROM range($from::BIGINT - ($from::BIGINT % $bucket::BIGINT), $to::BIGINT, $bucket::BIGINT) r)
-      SELECT g.t AS t${groupCol}, ${value} AS value
-      FROM g ${q.groupBy === "country" ? "JOIN" : "LEFT JOIN"} m ON m.a < g.t + $bucket::BIGINT AND m.b > g.t ${conds.length ? `AND ${conds.join(" AND ")}` : ""}
-      ${q.groupBy !== "country" && q.segment !== null ? "WHERE g.segment = $segment" : ""}
-      GROUP BY ALL ORDER BY ALL`;
+    // Watch time per window, split at segment marks, summed per bucket: every bucket of the range is
+    // listed (0 where nobody of the filter watched); with a segment, the buckets it overlaps.
+    const perCountry = q.country !== null || q.groupBy === "country";
+    const bySegment = q.segment !== null || q.groupBy === "segment";
+    const cols = [...(perCountry && q.groupBy === "country" ? ["country"] : []), ...(bySegment ? ["segment"] : [])];
+    const w = rollupCte("w", perCountry ? "watch" : "watch_all", "SUM(total) / 1000.0", cols, q, p);
+    const segOverlap = "JOIN segs ON segs.seg_start < g.t + $bucket::BIGINT AND segs.seg_end > g.t AND segs.seg_end > segs.seg_start";
+    if (q.groupBy === "country") {
+      sql = `WITH ${w} SELECT t, country, SUM(v)::DOUBLE AS value FROM w ${q.segment !== null ? "WHERE segment = $segment" : ""} GROUP BY ALL ORDER BY ALL`;
+    } else if (bySegment) {
+      sql = `WITH ${segmentsCte(q, p)}, ${gridCte()}, ${w},
+      gs AS (SELECT g.t, segs.label AS segment FROM g ${segOverlap} ${q.segment !== null ? "WHERE segs.label = $segment" : ""})
+      SELECT gs.t AS t${q.groupBy === "segment" ? ", gs.segment AS segment" : ""}, COALESCE(w.v, 0)::DOUBLE AS value
+      FROM gs LEFT JOIN w ON w.t = gs.t AND w.segment = gs.segment ORDER BY ALL`;
+    } else {
+      sql = `WITH ${segmentsCte(q, p)}, ${gridCte()}, ${w}
+      SELECT g.t AS t, COALESCE(w.v, 0)::DOUBLE AS value FROM g LEFT JOIN w ON w.t = g.t ORDER BY ALL`;
+    }
   }
   return { sql, params: p };
 }
@@ -141,30 +138,26 @@ export function seriesSql(q: SeriesQuery): Sql {
 
 export function reportSql(scope: Scope): Record<string, Sql> {
   const base = (): Params => ({ b: scope.broadcastId, start: scope.start, end: scope.end });
+  const sum = (kind: string, col = "n") => `COALESCE(SUM(${col}) FILTER (WHERE kind = '${kind}'), 0)::DOUBLE`;
   const out: Record<string, Sql> = {};
   let p = base();
-  // Concurrency: +1/-1 at each merged interval's ends; at equal times leaves before joins.
+  // Every number below comes from the rollups the collector kept (collector.ts): no pass over sessions.
   out.audience = {
-    sql: `WITH ${sessionsCte(p)}, ${mergedCte()},
-      ev AS (SELECT a AS t, 1 AS d FROM m UNION ALL SELECT b AS t, -1 AS d FROM m),
-      tl AS (SELECT t, SUM(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS c FROM ev)
-      SELECT (SELECT COALESCE(MAX(c), 0) FROM tl)::DOUBLE AS peak,
-             (SELECT COUNT(DISTINCT viewer_key) FROM m)::DOUBLE AS unique_viewers,
-             (SELECT COALESCE(SUM(b - a), 0) FROM m)::DOUBLE / 1000.0 AS watch_time_s`,
+    sql: `SELECT COALESCE(MAX(n) FILTER (WHERE kind = 'peak'), 0)::DOUBLE AS peak, ${sum("uv")} AS unique_viewers, ${sum("watch_all", "total")} / 1000.0 AS watch_time_s
+      FROM agg WHERE broadcast_id = $b AND kind IN ('peak', 'uv', 'watch_all')`,
     params: p,
   };
   p = base();
   out.retention = {
-    sql: `WITH ${sessionsCte(p)}, ${mergedCte()}, ${timelineCtes()},
-      g AS (SELECT range AS t FROM range($start::BIGINT, $end::BIGINT, 60000))
-      SELECT ((g.t - $start::BIGINT) / 60000)::DOUBLE AS minute, COALESCE(tl1.c, 0)::DOUBLE AS present
-      FROM g ASOF LEFT JOIN tl1 ON g.t >= tl1.t ORDER BY g.t`,
+    sql: `WITH g AS (SELECT range AS t FROM range($start::BIGINT, $end::BIGINT, 60000)),
+      pr AS (SELECT bucket AS t, SUM(n) AS n FROM agg WHERE broadcast_id = $b AND kind = 'present' GROUP BY bucket)
+      SELECT ((g.t - $start::BIGINT) / 60000)::DOUBLE AS minute, COALESCE(pr.n, 0)::DOUBLE AS present FROM g LEFT JOIN pr ON pr.t = g.t ORDER BY g.t`,
     params: p,
   };
   p = base();
   out.chat = {
-    sql: `SELECT COUNT(DISTINCT viewer_key)::DOUBLE AS unique_chatters, COALESCE(SUM(messages), 0)::DOUBLE AS messages,
-      COALESCE(SUM(sentiment_sum) / NULLIF(SUM(messages), 0), 0) AS sentiment FROM chatters WHERE broadcast_id = $b`,
+    sql: `SELECT ${sum("uc")} AS unique_chatters, ${sum("chat")} AS messages, COALESCE(SUM(total) FILTER (WHERE kind = 'chat') / NULLIF(SUM(n) FILTER (WHERE kind = 'chat'), 0), 0) AS sentiment
+      FROM agg WHERE broadcast_id = $b AND kind IN ('uc', 'chat')`,
     params: p,
   };
   p = base();
@@ -178,29 +171,47 @@ export function reportSql(scope: Scope): Record<string, Sql> {
       ORDER BY COALESCE(chat, 0) + COALESCE(reactions, 0) DESC, bucket LIMIT 5`,
     params: p,
   };
+  // Breakdowns: a country or segment is listed when anything happened in it (a segment of the
+  // timeline is listed even when nothing did).
+  const breakdown = (col: "country" | "segment", uv: string, watch: string, uc: string) =>
+    `SELECT ${col}, ${sum(uv)} AS unique_viewers, ${sum(watch, "total")} / 1000.0 AS watch_time_s, ${sum("chat")} AS messages, ${sum("reaction")} AS reactions, ${sum(uc)} AS unique_chatters
+      FROM agg WHERE broadcast_id = $b AND kind IN ('${uv}', '${watch}', '${uc}', 'chat', 'reaction', 'join', 'leave', 'vote') GROUP BY ${col}`;
   p = base();
-  out.byCountry = {
-    sql: `WITH ${sessionsCte(p)}, ${mergedCte(true)},
-      v AS (SELECT country, COUNT(DISTINCT viewer_key)::DOUBLE AS unique_viewers, SUM(b - a)::DOUBLE / 1000.0 AS watch_time_s FROM m GROUP BY country),
-      a AS (SELECT country, (SUM(n) FILTER (WHERE kind = 'chat'))::DOUBLE AS messages, (SUM(n) FILTER (WHERE kind = 'reaction'))::DOUBLE AS reactions FROM agg WHERE broadcast_id = $b GROUP BY country),
-      c AS (SELECT country, COUNT(DISTINCT viewer_key)::DOUBLE AS unique_chatters FROM chatters WHERE broadcast_id = $b GROUP BY country)
-      SELECT COALESCE(v.country, a.country, c.country) AS country, COALESCE(unique_viewers, 0) AS unique_viewers, COALESCE(watch_time_s, 0) AS watch_time_s,
-        COALESCE(messages, 0) AS messages, COALESCE(reactions, 0) AS reactions, COALESCE(unique_chatters, 0) AS unique_chatters
-      FROM v FULL JOIN a ON a.country = v.country FULL JOIN c ON c.country = COALESCE(v.country, a.country) ORDER BY unique_viewers DESC, country`,
-    params: p,
-  };
+  out.byCountry = { sql: `${breakdown("country", "uv_c", "watch", "uc_c")} ORDER BY unique_viewers DESC, country`, params: p };
   p = base();
   out.bySegment = {
-    sql: `WITH ${segmentsCte(scope, p)}, ${sessionsCte(p)}, ${mergedCte()},
-      v AS (SELECT segs.label AS segment, COUNT(DISTINCT m.viewer_key) FILTER (WHERE LEAST(m.b, seg_end) > GREATEST(m.a, seg_start))::DOUBLE AS unique_viewers,
-              COALESCE(SUM(GREATEST(0, LEAST(m.b, seg_end) - GREATEST(m.a, seg_start))) FILTER (WHERE m.viewer_key IS NOT NULL), 0)::DOUBLE / 1000.0 AS watch_time_s
-            FROM segs LEFT JOIN m ON TRUE GROUP BY segs.label),
-      a AS (SELECT segment, (SUM(n) FILTER (WHERE kind = 'chat'))::DOUBLE AS messages, (SUM(n) FILTER (WHERE kind = 'reaction'))::DOUBLE AS reactions FROM agg WHERE broadcast_id = $b GROUP BY segment),
-      c AS (SELECT segment, COUNT(DISTINCT viewer_key)::DOUBLE AS unique_chatters FROM chatters WHERE broadcast_id = $b GROUP BY segment)
-      SELECT COALESCE(v.segment, a.segment, c.segment) AS segment, COALESCE(unique_viewers, 0) AS unique_viewers, COALESCE(watch_time_s, 0) AS watch_time_s,
+    sql: `WITH ${segmentsCte(scope, p)}, a AS (${breakdown("segment", "uv_s", "watch_all", "uc_s")})
+      SELECT COALESCE(a.segment, segs.label) AS segment, COALESCE(unique_viewers, 0) AS unique_viewers, COALESCE(watch_time_s, 0) AS watch_time_s,
         COALESCE(messages, 0) AS messages, COALESCE(reactions, 0) AS reactions, COALESCE(unique_chatters, 0) AS unique_chatters
-      FROM v FULL JOIN a ON a.segment = v.segment FULL JOIN c ON c.segment = COALESCE(v.segment, a.segment)`,
+      FROM a FULL JOIN segs ON segs.label = a.segment`,
     params: p,
   };
   return out;
+}
+
+/**
+ * For a broadcast still live when the server restarts: what earlier runs stored (flush ids before
+ * this run's first, sessions of other runs), for the live counters and the first appearances.
+ */
+export function seedSql(scope: Scope, beforeFlush: number, sessionPrefix: string): { counts: Sql; prior: Sql } {
+  const counts: Sql = {
+    sql: `SELECT COALESCE(SUM(n) FILTER (WHERE kind = 'chat'), 0)::DOUBLE AS messages, COALESCE(SUM(total) FILTER (WHERE kind = 'chat'), 0)::DOUBLE AS sentiment,
+      COALESCE(SUM(n) FILTER (WHERE kind = 'reaction'), 0)::DOUBLE AS reactions, COALESCE(MAX(n) FILTER (WHERE kind = 'peak'), 0)::DOUBLE AS peak
+      FROM agg WHERE broadcast_id = $b AND flush_id < $f`,
+    params: { b: scope.broadcastId, f: beforeFlush },
+  };
+  const p: Params = { b: scope.broadcastId, start: scope.start, end: scope.end, f: beforeFlush, prefix: sessionPrefix };
+  const prior: Sql = {
+    sql: `WITH ${segmentsCte(scope, p)}, ${sessionsCte(p)},
+      v AS (SELECT * FROM s WHERE b > a AND NOT starts_with(session_id, $prefix)),
+      ch AS (SELECT viewer_key, country, segment FROM chatters WHERE broadcast_id = $b AND flush_id < $f)
+      SELECT DISTINCT 'uv' AS dim, '' AS value, viewer_key FROM v
+      UNION ALL SELECT DISTINCT 'uv_c', country, viewer_key FROM v
+      UNION ALL SELECT DISTINCT 'uv_s', segs.label, viewer_key FROM v JOIN segs ON LEAST(v.b, seg_end) > GREATEST(v.a, seg_start)
+      UNION ALL SELECT DISTINCT 'uc', '', viewer_key FROM ch
+      UNION ALL SELECT DISTINCT 'uc_c', country, viewer_key FROM ch
+      UNION ALL SELECT DISTINCT 'uc_s', segment, viewer_key FROM ch`,
+    params: p,
+  };
+  return { counts, prior };
 }

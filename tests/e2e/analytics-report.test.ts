@@ -403,9 +403,15 @@ describe("a scripted broadcast", () => {
     for (const [t, , v] of byCountry) sums.set(t as number, (sums.get(t as number) ?? 0) + (v as number));
     expect([...sums].filter(([, v]) => v > 0).sort((a, b) => a[0] - b[0])).toEqual([[0, 3], [60, 4], [120, 5], [180, 5], [240, 3], [300, 2]]);
     expect(byCountry.filter((p) => p[1] === "GB" && (p[2] as number) > 0)).toEqual([[0, "GB", 1], [60, "GB", 1], [120, "GB", 2], [180, "GB", 2]]);
-    // Session metrics by segment: the segment in force at each bucket's start.
+    // Watch time by segment is split at the marks, like the events: bucket 60 holds [60,90) before
+    // Q&A (4 x 30) and [90,120) in it (4 x 30); bucket 180 holds Q&A's [180,210) (5 x 20 + 4 x 10)
+    // and halftime's [210,240) (4 x 30). The segments' sums are the report's 330, 530 and 340.
     expect(points(await series("metric=watch_time_s&bucket_s=60&group_by=segment"), "segment")).toEqual([
-      [0, "", 210], [60, "", 240], [120, "Q&A", 270], [180, "Q&A", 260], [240, "halftime", 160], [300, "halftime", 60],
+      [0, "", 210], [60, "", 120], [60, "Q&A", 120], [120, "Q&A", 270], [180, "Q&A", 140], [180, "halftime", 120], [240, "halftime", 160], [300, "halftime", 60],
+    ]);
+    // Concurrency by segment: the segment in force at each bucket's start (an instant).
+    expect(points(await series("metric=concurrent_viewers&bucket_s=60&group_by=segment"), "segment")).toEqual([
+      [0, "", 3], [60, "", 4], [120, "Q&A", 5], [180, "Q&A", 5], [240, "halftime", 3], [300, "halftime", 2],
     ]);
   });
 

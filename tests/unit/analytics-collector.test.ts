@@ -1,0 +1,191 @@
+// The collector's rollups (src/analytics/collector.ts) against a brute-force computation from the
+// same script: random broadcasts of joins, leaves (tabs, rejoins, viewers in two countries, events
+// sharing an instant), segment marks (two in one instant too), chat, clock ticks and drains at random
+// moments. Watch time per window x segment and per window x country, presence at every window start
+// and every minute, the peak, and the first appearances must equal what merging each viewer's
+// sessions gives (the definitions in the README).
+import { describe, expect, test } from "bun:test";
+import { Collector, type AggRow } from "../../src/analytics/collector.ts";
+
+const W = 10_000;
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Ev =
+  | { k: "join"; t: number; id: string; viewer: string; country: string }
+  | { k: "leave"; t: number; id: string }
+  | { k: "mark"; t: number; label: string }
+  | { k: "chat"; t: number; viewer: string; country: string }
+  | { k: "tick"; t: number }
+  | { k: "drain"; t: number };
+
+function script(seed: number) {
+  const r = rng(seed);
+  const pick = <T,>(a: T[]) => a[Math.floor(r() * a.length)]!;
+  const S = 1_800_000_000_000 + Math.floor(r() * 1000) * 1000 + (r() < 0.5 ? 0 : Math.floor(r() * 999));
+  const viewers = Array.from({ length: 2 + Math.floor(r() * 6) }, (_, i) => `v${i}`);
+  const countries = ["US", "GB", "", "DE"];
+  const events: Ev[] = [];
+  const open: Array<{ id: string }> = [];
+  let t = S;
+  let n = 0;
+  let marks = 0;
+  const steps = 20 + Math.floor(r() * 60);
+  for (let i = 0; i < steps; i++) {
+    // Time moves by 0 (same instant), to a window boundary, or by a random amount.
+    const x = r();
+    t = x < 0.25 ? t : x < 0.4 ? Math.ceil((t + 1) / W) * W : t + Math.floor(r() * 40_000);
+    const y = r();
+    if (y < 0.35 || open.length === 0) {
+      const id = `s${n++}`;
+      open.push({ id });
+      events.push({ k: "join", t, id, viewer: pick(viewers), country: pick(countries) });
+    } else if (y < 0.65) {
+      const j = Math.floor(r() * open.length);
+      events.push({ k: "leave", t, id: open[j]!.id });
+      open.splice(j, 1);
+    } else if (y < 0.72) events.push({ k: "mark", t, label: `seg${marks++ % 3}` });
+    else if (y < 0.85) events.push({ k: "chat", t, viewer: pick(viewers), country: pick(countries) });
+    else if (y < 0.93) events.push({ k: "tick", t });
+    else events.push({ k: "drain", t });
+  }
+  const E = t + (r() < 0.5 ? 0 : Math.floor(r() * 90_000));
+  return { S, E, events };
+}
+
+/** What the collector hands over, summed over every drain (the report's SUM / MAX). */
+function play(S: number, E: number, events: Ev[]) {
+  const c = new Collector(W, 1);
+  const rows: AggRow[] = [];
+  c.begin("b", "st", S, "", S);
+  for (const e of events) {
+    if (e.k === "join") c.startSession(e.id, "b", e.country, e.viewer, e.t);
+    else if (e.k === "leave") c.endSession(e.id, e.t);
+    else if (e.k === "mark") c.segment("b", e.label, e.t);
+    else if (e.k === "chat") c.chat("b", e.country, e.viewer, 0, e.t);
+    else if (e.k === "tick") c.tick(e.t);
+    else rows.push(...c.drain(e.t).agg);
+  }
+  c.finish("b", E);
+  rows.push(...c.drain(E).agg);
+  const sum = new Map<string, number>();
+  let peak = 0;
+  for (const x of rows) {
+    if (x.kind === "peak") peak = Math.max(peak, x.n);
+    else if (x.kind === "watch" || x.kind === "watch_all") add(sum, `${x.kind}|${x.bucket}|${x.kind === "watch" ? x.country : x.segment}`, x.total);
+    else if (x.kind === "conc" || x.kind === "conc_all" || x.kind === "present") add(sum, `${x.kind}|${x.bucket}|${x.kind === "conc" ? x.country : x.segment}`, x.n);
+    else if (x.kind.startsWith("u")) add(sum, `${x.kind}|${x.kind.endsWith("_c") ? x.country : x.kind.endsWith("_s") ? x.segment : ""}`, x.n);
+  }
+  return { sum, peak };
+}
+
+function add(m: Map<string, number>, k: string, v: number) {
+  if (v !== 0) m.set(k, (m.get(k) ?? 0) + v);
+}
+
+/** The same numbers from the definitions: merged presence, checked instant by instant. */
+function brute(S: number, E: number, events: Ev[]) {
+  const sessions = new Map<string, { viewer: string; country: string; a: number; b: number }>();
+  const marks: Array<{ t: number; label: string }> = [];
+  const chats: Array<{ viewer: string; country: string; segment: string }> = [];
+  let label = "";
+  for (const e of events) {
+    if (e.k === "join") sessions.set(e.id, { viewer: e.viewer, country: e.country, a: e.t, b: E });
+    else if (e.k === "leave") sessions.get(e.id)!.b = e.t;
+    else if (e.k === "mark") {
+      marks.push({ t: e.t, label: e.label });
+      label = e.label;
+    } else if (e.k === "chat") chats.push({ viewer: e.viewer, country: e.country, segment: label });
+  }
+  const all = [...sessions.values()];
+  const segmentAt = (x: number) => marks.filter((m) => m.t <= x).at(-1)?.label ?? "";
+  // Present at x: a session with a <= x < b (a leave and a join at one instant: the leave first).
+  const present = (x: number, keep: (s: (typeof all)[number]) => boolean = () => true) => new Set(all.filter((s) => keep(s) && s.a <= x && x < s.b).map((s) => s.viewer)).size;
+  const sum = new Map<string, number>();
+  const countries = [...new Set(all.map((s) => s.country))];
+  const times = new Set<number>([S, E, ...events.map((e) => e.t), ...marks.map((m) => m.t)]);
+  for (let b = Math.ceil(S / W) * W; b < E; b += W) times.add(b);
+  const points = [...times].filter((x) => x >= S && x <= E).sort((p, q) => p - q);
+  let peak = 0;
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i]!;
+    if (p < E) peak = Math.max(peak, present(p));
+    const q = points[i + 1];
+    if (q === undefined) continue;
+    add(sum, `watch_all|${p - (p % W)}|${segmentAt(p)}`, (q - p) * present(p));
+    for (const c of countries) add(sum, `watch|${p - (p % W)}|${c}`, (q - p) * present(p, (s) => s.country === c));
+  }
+  for (let b = Math.ceil(S / W) * W; b < E; b += W) {
+    add(sum, `conc_all|${b}|${segmentAt(b)}`, present(b));
+    for (const c of countries) add(sum, `conc|${b}|${c}`, present(b, (s) => s.country === c));
+  }
+  for (let m = S; m < E; m += 60_000) add(sum, `present|${m}|`, present(m));
+  // First appearances: a viewer present for some time (overall, from a country, in a segment).
+  const lasting = all.filter((s) => s.b > s.a);
+  add(sum, "uv|", new Set(lasting.map((s) => s.viewer)).size);
+  for (const c of countries) add(sum, `uv_c|${c}`, new Set(lasting.filter((s) => s.country === c).map((s) => s.viewer)).size);
+  const timeline = [{ t: S, label: "" }, ...marks].filter((m, i, a) => a[i + 1]?.t !== m.t);
+  const bySegment = new Map<string, Set<string>>(); // a label marked twice is one segment
+  for (const [i, seg] of timeline.entries()) {
+    const end = timeline[i + 1]?.t ?? E;
+    const set = bySegment.get(seg.label) ?? new Set();
+    for (const s of lasting) if (Math.min(s.b, end) > Math.max(s.a, seg.t)) set.add(s.viewer);
+    bySegment.set(seg.label, set);
+  }
+  for (const [l, set] of bySegment) add(sum, `uv_s|${l}`, set.size);
+  add(sum, "uc|", new Set(chats.map((x) => x.viewer)).size);
+  for (const c of new Set(chats.map((x) => x.country))) add(sum, `uc_c|${c}`, new Set(chats.filter((x) => x.country === c).map((x) => x.viewer)).size);
+  for (const g of new Set(chats.map((x) => x.segment))) add(sum, `uc_s|${g}`, new Set(chats.filter((x) => x.segment === g).map((x) => x.viewer)).size);
+  return { sum, peak };
+}
+
+const sorted = (m: Map<string, number>) => [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+
+describe("collector rollups equal the definitions computed from merged sessions", () => {
+  test("400 random broadcasts", () => {
+    for (let seed = 1; seed <= 400; seed++) {
+      const { S, E, events } = script(seed);
+      const got = play(S, E, events);
+      const want = brute(S, E, events);
+      expect({ seed, peak: got.peak, rows: sorted(got.sum) }).toEqual({ seed, peak: want.peak, rows: sorted(want.sum) });
+    }
+  });
+
+  test("a segment marked twice in one instant: the later one is in force, the first lasted no time", () => {
+    const S = 1_800_000_000_000;
+    const events: Ev[] = [
+      { k: "join", t: S, id: "a", viewer: "v", country: "US" },
+      { k: "mark", t: S + 5000, label: "zeta" },
+      { k: "mark", t: S + 5000, label: "alpha" },
+    ];
+    const got = play(S, S + 20_000, events);
+    expect(got.sum.get("uv_s|zeta")).toBeUndefined();
+    expect(got.sum.get("uv_s|alpha")).toBe(1);
+    expect(got.sum.get("watch_all|1800000010000|alpha")).toBe(10_000);
+  });
+
+  test("earlier runs' appearances (a restart mid-broadcast) are not counted again; new ones wait for them", () => {
+    const S = 1_800_000_000_000;
+    const c = new Collector(W, 1);
+    c.begin("b", "st", S - 600_000, "", S);
+    c.awaitPrior("b");
+    c.startSession("s1", "b", "US", "old", S);
+    c.startSession("s2", "b", "US", "new", S);
+    c.chat("b", "US", "old", 0, S + 1);
+    const early = c.drain(S + 1000).agg.filter((r) => r.kind.startsWith("u"));
+    expect(early).toEqual([]); // nothing counted before the earlier runs are known
+    c.prior("b", [["uv", "", "old"], ["uv_c", "US", "old"], ["uv_s", "", "old"], ["uc", "", "old"], ["uc_c", "US", "old"], ["uc_s", "", "old"]]);
+    const rows = c.drain(S + 2000).agg.filter((r) => r.kind.startsWith("u")).map((r) => [r.kind, r.n]).sort();
+    expect(rows).toEqual([["uv", 1], ["uv_c", 1], ["uv_s", 1]]);
+    expect(c.uniqueChatters("b")).toBe(1);
+  });
+});
