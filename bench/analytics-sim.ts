@@ -303,6 +303,9 @@ export async function simulateBroadcast(
     const fill = first.slice();
     const order = new Int32Array(first[D]!);
     for (let i = 0; i < N; i++) if (ms[i]! >= 0) order[fill[Math.floor(ms[i]! / 1000)]!++] = i;
+    // Within a second, in time order: a live server stamps events with a clock that moves forward,
+    // and the collector's rollups take events in that order (a step back counts as no time).
+    for (let s = 0; s < D; s++) order.subarray(first[s]!, first[s + 1]!).sort((x, y) => ms[x]! - ms[y]! || x - y);
     return { first, order };
   };
   const joins = bySecond(joinMs);
@@ -359,17 +362,24 @@ export async function simulateBroadcast(
       sink.segmentMarked(stream, marks[nextMark]!.label);
       nextMark++;
     }
-    for (let k = joins.first[s]!; k < joins.first[s + 1]!; k++) {
-      const i = joins.order[k]!;
-      clock.set(start + joinMs[i]!);
-      slotOf[i] = openN;
-      open[openN++] = i;
-      r.joins++;
-      sink.joined(stream, i + 1, viewerKeys[viewer[i]!]!, ips[viewerIp[viewer[i]!]!]!);
-    }
-    if (openN > r.peakOpen) r.peakOpen = openN;
-    for (let k = leaves.first[s]!; k < leaves.first[s + 1]!; k++) {
-      const i = leaves.order[k]!;
+    // Joins and leaves of this second merged in time order (a session's join before its own leave).
+    let kj = joins.first[s]!;
+    let kl = leaves.first[s]!;
+    const ej = joins.first[s + 1]!;
+    const el = leaves.first[s + 1]!;
+    while (kj < ej || kl < el) {
+      const leaveAt = kl < el ? leaveMs[leaves.order[kl]!]! : Infinity;
+      if (kj < ej && joinMs[joins.order[kj]!]! <= leaveAt) {
+        const i = joins.order[kj++]!;
+        clock.set(start + joinMs[i]!);
+        slotOf[i] = openN;
+        open[openN++] = i;
+        r.joins++;
+        sink.joined(stream, i + 1, viewerKeys[viewer[i]!]!, ips[viewerIp[viewer[i]!]!]!);
+        if (openN > r.peakOpen) r.peakOpen = openN;
+        continue;
+      }
+      const i = leaves.order[kl++]!;
       const slot = slotOf[i]!;
       if (slot < 0) continue;
       clock.set(start + Math.max(leaveMs[i]!, joinMs[i]!));

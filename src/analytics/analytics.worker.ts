@@ -7,11 +7,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serveWorker, workerConfig } from "../runtime/worker-side.ts";
-import type { FlushBatch } from "./collector.ts";
+import { aggRows, chatterRows, sessionRows, type WireBatch } from "./batch.ts";
 import { reportSql, seedSql, seriesSql, type Scope, type SeriesQuery, type Sql } from "./queries.ts";
 
 export type ToAnalytics =
-  | { type: "flush"; batch: FlushBatch }
+  | { type: "flush"; batch: WireBatch }
   | { type: "report"; id: number; scope: Scope }
   | { type: "series"; id: number; query: SeriesQuery; format: "rows" | "parquet" }
   | { type: "anonymise"; id: number; viewerKey: string; replacement: string }
@@ -57,7 +57,7 @@ function serial<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
   return next;
 }
 
-async function flush(c: DuckDBConnection, b: FlushBatch): Promise<void> {
+async function flush(c: DuckDBConnection, b: WireBatch): Promise<void> {
   await c.run("BEGIN TRANSACTION");
   try {
     const seen = await c.runAndReadAll("SELECT 1 FROM flushes WHERE flush_id = $id", { id: b.id });
@@ -66,22 +66,22 @@ async function flush(c: DuckDBConnection, b: FlushBatch): Promise<void> {
       return; // already stored: a resend after a crash counts nothing twice
     }
     const agg = await c.createAppender("agg");
-    for (const r of b.agg) {
+    for (const r of aggRows(b)) {
       agg.appendVarchar(r.broadcast_id); agg.appendVarchar(r.stream_id); agg.appendBigInt(BigInt(r.bucket)); agg.appendVarchar(r.country); agg.appendVarchar(r.segment);
       agg.appendVarchar(r.kind); agg.appendVarchar(r.key); agg.appendBigInt(BigInt(r.n)); agg.appendDouble(r.total); agg.appendBigInt(BigInt(b.id));
       agg.endRow();
     }
     agg.closeSync();
     const ch = await c.createAppender("chatters");
-    for (const r of b.chatters) {
+    for (const r of chatterRows(b)) {
       ch.appendVarchar(r.broadcast_id); ch.appendBigInt(BigInt(r.bucket)); ch.appendVarchar(r.viewer_key); ch.appendVarchar(r.country); ch.appendVarchar(r.segment);
       ch.appendBigInt(BigInt(r.messages)); ch.appendDouble(r.sentiment_sum); ch.appendBigInt(BigInt(b.id));
       ch.endRow();
     }
     ch.closeSync();
-    if (b.sessions.length) {
+    if (b.sessions.rows) {
       const st = await c.createAppender("session_stage");
-      for (const s of b.sessions) {
+      for (const s of sessionRows(b)) {
         st.appendVarchar(s.session_id); st.appendVarchar(s.broadcast_id); st.appendVarchar(s.stream_id); st.appendVarchar(s.viewer_key); st.appendVarchar(s.country); st.appendVarchar(s.segment);
         st.appendBigInt(BigInt(s.joined_at)); if (s.left_at === null) st.appendNull(); else st.appendBigInt(BigInt(s.left_at)); st.appendBigInt(BigInt(s.last_seen));
         st.endRow();

@@ -167,6 +167,13 @@ class Uniques {
   }
 }
 
+/** The map under `key`, created on first use (nested maps: no string key built per event). */
+function level<K, V>(m: Map<K, Map<any, V> | any>, key: K): Map<any, any> {
+  let next = m.get(key);
+  if (next === undefined) m.set(key, (next = new Map()));
+  return next;
+}
+
 interface Presence {
   open: number;
   countries: Map<string, number>; // open sessions per country
@@ -188,7 +195,11 @@ class Live {
   peakBucket = -1;
   peak = 0;
   ended = false;
-  rows = new Map<string, AggRow>();
+  /** Rows since the last drain, and an index to find them without building a string key per event. */
+  rows: AggRow[] = [];
+  private index = new Map<Kind, Map<number, Map<string, Map<string, Map<string, AggRow>>>>>();
+  chatters: ChatterRow[] = [];
+  private chatterIndex = new Map<number, Map<string, Map<string, Map<string, ChatterRow>>>>();
 
   constructor(readonly id: string, readonly streamId: string, readonly startedAt: number, segment: string, at: number, private w: number) {
     this.segment = segment;
@@ -206,12 +217,44 @@ class Live {
   }
 
   add(bucket: number, country: string, segment: string, kind: Kind, key: string, n: number, total: number): void {
-    const k = `${bucket}\u0000${country}\u0000${segment}\u0000${kind}\u0000${key}`;
-    const row = this.rows.get(k);
+    const byKey = level(level(level(level(this.index, kind), bucket), country), segment);
+    const row = byKey.get(key);
     if (row) {
       row.n = kind === "peak" ? Math.max(row.n, n) : row.n + n;
       row.total += total;
-    } else this.rows.set(k, { broadcast_id: this.id, stream_id: this.streamId, bucket, country, segment, kind, key, n, total });
+      return;
+    }
+    const fresh: AggRow = { broadcast_id: this.id, stream_id: this.streamId, bucket, country, segment, kind, key, n, total };
+    byKey.set(key, fresh);
+    this.rows.push(fresh);
+  }
+
+  chatter(bucket: number, country: string, viewer: string, sentiment: number): void {
+    const byViewer = level(level(level(this.chatterIndex, bucket), country), this.segment);
+    const row = byViewer.get(viewer);
+    if (row) {
+      row.messages++;
+      row.sentiment_sum += sentiment;
+      return;
+    }
+    const fresh: ChatterRow = { broadcast_id: this.id, bucket, viewer_key: viewer, country, segment: this.segment, messages: 1, sentiment_sum: sentiment };
+    byViewer.set(viewer, fresh);
+    this.chatters.push(fresh);
+  }
+
+  renameChatter(from: string, to: string): void {
+    for (const r of this.chatters) if (r.viewer_key === from) r.viewer_key = to;
+    // (the index is keyed by the old id: a later message of `to` starts a row of its own, summed in DuckDB)
+  }
+
+  /** Hands over the rows since the last call. */
+  takeRows(): { rows: AggRow[]; chatters: ChatterRow[] } {
+    const out = { rows: this.rows, chatters: this.chatters };
+    this.rows = [];
+    this.chatters = [];
+    this.index = new Map();
+    this.chatterIndex = new Map();
+    return out;
   }
 
   advanceAll(t: number): void {
@@ -264,7 +307,6 @@ class Live {
 
 export class Collector {
   private live = new Map<string, Live>();
-  private chatters = new Map<string, ChatterRow>();
   private open = new Map<string, SessionRow>();
   private changed = new Set<SessionRow>(); // started or ended since the last drain
   private events = 0;
@@ -322,12 +364,7 @@ export class Collector {
     l.uniques.add("uc", "", viewerKey);
     l.uniques.add("uc_c", country, viewerKey);
     l.uniques.add("uc_s", l.segment, viewerKey);
-    const k = `${broadcastId}\u0000${b}\u0000${viewerKey}\u0000${country}\u0000${l.segment}`;
-    const row = this.chatters.get(k);
-    if (row) {
-      row.messages++;
-      row.sentiment_sum += sentiment;
-    } else this.chatters.set(k, { broadcast_id: broadcastId, bucket: b, viewer_key: viewerKey, country, segment: l.segment, messages: 1, sentiment_sum: sentiment });
+    l.chatter(b, country, viewerKey, sentiment);
   }
 
   startSession(id: string, broadcastId: string, country: string, viewerKey: string, at: number): void {
@@ -411,8 +448,8 @@ export class Collector {
   anonymise(viewerKey: string, replacement: string): void {
     for (const s of this.open.values()) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
     for (const s of this.changed) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
-    for (const r of this.chatters.values()) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
     for (const l of this.live.values()) {
+      l.renameChatter(viewerKey, replacement);
       l.uniques.rename(viewerKey, replacement);
       const p = l.viewers.get(viewerKey);
       if (p) {
@@ -440,17 +477,18 @@ export class Collector {
       sessions.push({ ...s });
     }
     const agg: AggRow[] = [];
+    const chatters: ChatterRow[] = [];
     for (const [id, l] of this.live) {
       for (const [dim, value, n] of l.uniques.take()) {
         l.add(this.bucket(now), dim.endsWith("_c") ? value : "", dim.endsWith("_s") ? value : "", dim, "", n, 0);
       }
-      for (const r of l.rows.values()) agg.push(r);
-      l.rows = new Map();
+      const taken = l.takeRows();
+      for (const r of taken.rows) agg.push(r);
+      for (const r of taken.chatters) chatters.push(r);
       if (l.ended) this.live.delete(id);
     }
     const touch = touchPrefix !== null && this.open.size > 0 ? { prefix: touchPrefix, now } : null;
-    const batch: FlushBatch = { id: this.nextId++, agg, chatters: [...this.chatters.values()], sessions, touch, events: this.events };
-    this.chatters = new Map();
+    const batch: FlushBatch = { id: this.nextId++, agg, chatters, sessions, touch, events: this.events };
     this.changed = new Set();
     this.events = 0;
     return batch;

@@ -10,7 +10,8 @@ import { Supervisor, type FaultKind } from "../runtime/supervisor.ts";
 import { iso, type Clock } from "../runtime/time.ts";
 import type { BroadcastRecord, StreamRecord } from "../streams/index.ts";
 import type { FromAnalytics, ToAnalytics } from "./analytics.worker.ts";
-import { Collector, type FlushBatch, type Prior } from "./collector.ts";
+import { encodeBatch, renameViewer, type WireBatch } from "./batch.ts";
+import { Collector, type Prior } from "./collector.ts";
 import { countryOf } from "./geo.ts";
 import { METRICS, type Metric, type Scope } from "./queries.ts";
 import { sentimentOf } from "./sentiment.ts";
@@ -80,7 +81,7 @@ export class Analytics {
   private present = new Map<string, Map<number, Present>>(); // stream id -> session no -> who
   private countryByViewer = new Map<string, Map<string, string>>(); // stream id -> viewer key -> country
   private live = new Map<string, LiveStream>(); // stream id -> its live broadcast
-  private unflushed: FlushBatch[] = [];
+  private unflushed: WireBatch[] = [];
   private nextReq = 1;
   private waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private flushWaiters: Array<{ until: number; resolve: () => void }> = [];
@@ -265,8 +266,9 @@ export class Analytics {
   }
 
   private sampleSecond(): void {
+    // (the collector's rollups need no tick: a gauge's samples are taken whenever it moves, at the
+    // latest at the next flush, and its count cannot have changed in between)
     const now = this.o.clock.now();
-    this.collector.tick(now);
     for (const [id, l] of this.live) {
       this.tick(l, now);
       const s = this.o.broadcasts.findById(id);
@@ -322,8 +324,9 @@ export class Analytics {
 
   /** Drains the collector into one batch and hands it to the worker; resolves once stored (or failed). */
   flush(): Promise<void> {
-    const batch = this.collector.drain(this.o.clock.now(), `${this.bootId}.`);
-    if (batch.agg.length || batch.chatters.length || batch.sessions.length || batch.touch) {
+    const drained = this.collector.drain(this.o.clock.now(), `${this.bootId}.`);
+    if (drained.agg.length || drained.chatters.length || drained.sessions.length || drained.touch) {
+      const batch = encodeBatch(drained);
       this.unflushed.push(batch);
       if (this.worker.up) this.worker.post({ type: "flush", batch });
     } else if (this.unflushed.length && this.worker.up) {
@@ -467,11 +470,7 @@ export class Analytics {
     const replacement = `erased:${crypto.randomUUID()}`;
     this.collector.anonymise(viewerKey, replacement);
     // Batches not yet stored carry the id too, and so does a viewer still connected.
-    for (const b of this.unflushed) {
-      for (const r of b.chatters) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
-      // (a touch carries no viewer ids)
-      for (const r of b.sessions) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
-    }
+    for (const b of this.unflushed) renameViewer(b, viewerKey, replacement); // (a touch carries no viewer ids)
     for (const m of this.present.values()) for (const p of m.values()) if (p.viewerKey === viewerKey) p.viewerKey = replacement;
     for (const m of this.countryByViewer.values()) {
       const c = m.get(viewerKey);
