@@ -8,13 +8,15 @@
 //   reactions, a poll) replayed in time order on a simulated clock, flushed every simulated
 //   interval, so that DuckDB ends up holding what a real broadcast of that size leaves there.
 
+import { sentimentOf } from "../src/analytics/sentiment.ts";
 import type { StreamRecord } from "../src/streams/index.ts";
 
 /** The part of Analytics the generators call (the hub's and the listeners' calls). */
 export interface Sink {
   joined(stream: StreamRecord, session: number, viewerKey: string, ip: string): void;
   left(stream: StreamRecord, session: number): void;
-  chat(stream: StreamRecord, viewerKey: string, body: string): void;
+  /** `sentiment`: as the moderation worker scores a published message (Hubbub since 2026-11-28, session 3). */
+  chat(stream: StreamRecord, viewerKey: string, body: string, sentiment?: number): void;
   reaction(stream: StreamRecord, viewerKey: string, emoji: string): void;
   vote(stream: StreamRecord, viewerKey: string, pollId: string, option: number): void;
   segmentMarked(stream: StreamRecord, label: string): void;
@@ -60,6 +62,11 @@ export const CHAT_LINES = [
   "what a disaster haha", "love this community", "so sad it's almost over", "happy birthday to the mod!", "clip that!!",
   "this song is great", "ugh lag again", "thanks for the tips, really helpful", "no way", "the best part so far",
 ];
+/**
+ * Each line's score, as the moderation worker hands it over with a published message (its cost is
+ * on that worker, measured in the ingest table's "sentiment" row). Older trees score it themselves.
+ */
+export const CHAT_SENTIMENT = CHAT_LINES.map((l) => sentimentOf(l));
 export const EMOJI = ["❤️", "🔥", "😂", "👏", "😮", "🎉"];
 const EMOJI_WEIGHTS = [0.3, 0.25, 0.18, 0.12, 0.08, 0.07];
 export const SEGMENTS = ["pre-show", "main", "halftime", "Q&A"];
@@ -195,7 +202,8 @@ export class MixedLoad {
           sink.reaction(st, key, pickEmoji(rng.next()));
         } else if (kind === 67 /* C */) {
           this.counts.chat++;
-          sink.chat(st, key, CHAT_LINES[rng.int(CHAT_LINES.length)]!);
+          const line = rng.int(CHAT_LINES.length);
+          sink.chat(st, key, CHAT_LINES[line]!, CHAT_SENTIMENT[line]);
         } else {
           this.counts.vote++;
           sink.vote(st, key, `poll-${this.openStream[k]}`, rng.int(4));
@@ -396,7 +404,8 @@ export async function simulateBroadcast(
       for (; chatDebt >= 1; chatDebt--) {
         const i = open[rng.int(openN)]!;
         r.chats++;
-        sink.chat(stream, viewerKeys[viewer[i]!]!, CHAT_LINES[rng.int(CHAT_LINES.length)]!);
+        const line = rng.int(CHAT_LINES.length);
+        sink.chat(stream, viewerKeys[viewer[i]!]!, CHAT_LINES[line]!, CHAT_SENTIMENT[line]);
       }
       reactDebt += reactRate[s]!;
       for (; reactDebt >= 1; reactDebt--) {

@@ -30,7 +30,8 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type { FlushBatch } from "../src/analytics/collector.ts";
 import type { ChatClientConfig, ChatCommand, ChatConnectReply, ChatReportReply, ChatRunReply, ChatStatsReply } from "./chat-load-client.ts";
-import { MIX_SHARE, MixedLoad, NULL_SINK, Rng, liveStream, segmentMarks, simClock, simulateBroadcast, type BroadcastPlan, type SimResult } from "./analytics-sim.ts";
+import { sentimentOf } from "../src/analytics/sentiment.ts";
+import { CHAT_LINES, MIX_SHARE, MixedLoad, NULL_SINK, Rng, liveStream, segmentMarks, simClock, simulateBroadcast, type BroadcastPlan, type SimResult } from "./analytics-sim.ts";
 import { createStreams, hubbubApi, startBenchServer, type BenchServer } from "./lib/bench-servers.ts";
 import { LoadChild } from "./lib/child.ts";
 import { cleanupNow, keepTempDirs, removeDir, trackDir } from "./lib/cleanup.ts";
@@ -311,6 +312,7 @@ interface IngestResult {
   captureRate: number;
   driveMs: number;
   generatorNsPerEvent: number;
+  sentimentNsPerMessage: number;
   flushSyncMs: number;
   mainCpuS: number;
   mainNsPerEvent: number;
@@ -329,6 +331,11 @@ async function runIngest(m: Mods, opts: Options, dir: string, openSessions: numb
   const c0 = performance.now();
   cal.run(NULL_SINK, 4_000_000);
   const generatorNsPerEvent = ((performance.now() - c0) * 1e6) / 4_000_000;
+  // Chat sentiment: scored by the moderation worker off this thread (measured here on its own).
+  const s0 = performance.now();
+  let sentimentSink = 0;
+  for (let i = 0; i < 200_000; i++) sentimentSink += sentimentOf(CHAT_LINES[i % CHAT_LINES.length]!);
+  const sentimentNsPerMessage = ((performance.now() - s0) * 1e6) / 200_000 + (sentimentSink === Infinity ? 1 : 0);
 
   const dataDir = join(dir, `ingest-data-${openSessions}`);
   mkdirSync(dataDir, { recursive: true });
@@ -396,6 +403,7 @@ async function runIngest(m: Mods, opts: Options, dir: string, openSessions: numb
       captureRate: captured / driveWallS,
       driveMs,
       generatorNsPerEvent,
+      sentimentNsPerMessage,
       flushSyncMs: flushSyncDuringDrive,
       mainCpuS,
       mainNsPerEvent,
@@ -970,6 +978,7 @@ function renderIngest(rs: IngestResult[]): string {
     row("main-thread time per event: capture calls + flush() (drain + postMessage), generator removed", (r) => `${fmt(r.mainNsPerEvent / 1000, 2)} µs (= ${int(1e9 / r.mainNsPerEvent)} events/s on a whole core)`, "", "info"),
     row("main-thread CPU per event (everything: calls, flushes, GC), generator removed", (r) => `${fmt(r.mainCpuNsPerEvent / 1000, 2)} µs`),
     row("generator alone (no-op sink), per event", (r) => `${fmt(r.generatorNsPerEvent / 1000, 3)} µs`),
+    row("chat sentiment per message (`sentiment` package; since session 3 scored in the moderation worker, not on this path)", (r) => `${fmt((r.sentimentNsPerMessage ?? 0) / 1000, 2)} µs`),
     row("flushes; rows per flush agg / chatters / sessions (median)", (r) => `${fl(r).length}; ${int(median(fl(r).map((f) => f.agg)))} / ${int(median(fl(r).map((f) => f.chatters)))} / ${int(median(fl(r).map((f) => f.sessions)))}`),
     row("flush() on the main thread (drain + postMessage): median / max ms (the socket thread is blocked that long)", (r) => `${fmt(median(fl(r).map((f) => f.syncMs)), 0)} / ${fmt(maxOf(fl(r).map((f) => f.syncMs)), 0)}`),
     row("flush() call until stored by the worker: median / max ms (flush interval 5,000)", (r) => `${fmt(median(fl(r).map((f) => f.storedMs)), 0)} / ${fmt(maxOf(fl(r).map((f) => f.storedMs)), 0)}`),

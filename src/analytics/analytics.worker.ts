@@ -6,6 +6,7 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BackgroundThreads } from "../runtime/thread-priority.ts";
 import { serveWorker, workerConfig } from "../runtime/worker-side.ts";
 import { aggRows, chatterRows, sessionRows, type WireBatch } from "./batch.ts";
 import { reportSql, seedSql, seriesSql, type Scope, type SeriesQuery, type Sql } from "./queries.ts";
@@ -51,8 +52,21 @@ ready.catch((e) => {
   process.exit(2);
 });
 
+// This thread and the pool threads DuckDB's statements run on yield to the socket thread when they
+// share a core (runtime/thread-priority.ts). The pool threads start lazily: looked for again before
+// statements, at most once a second.
+const background = new BackgroundThreads(["Bun Pool"]);
+background.lowerSelf();
+let lastLowered = 0;
+
 function serial<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-  const next = chain.then(async () => fn(conn ?? (await ready)));
+  const next = chain.then(async () => {
+    if (Date.now() - lastLowered > 1000) {
+      lastLowered = Date.now();
+      background.refresh();
+    }
+    return fn(conn ?? (await ready));
+  });
   chain = next.catch(() => {});
   return next;
 }

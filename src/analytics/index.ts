@@ -197,10 +197,11 @@ export class Analytics {
     this.collector.segment(l.broadcastId, label, this.o.clock.now());
   }
 
-  chat(stream: StreamRecord, viewerKey: string, body: string): void {
+  /** `sentiment`: the moderation worker scores published messages; others (approved later, the inline fallback) are scored here. */
+  chat(stream: StreamRecord, viewerKey: string, body: string, sentiment?: number): void {
     const l = this.liveOf(stream);
     if (!l) return;
-    const s = sentimentOf(body);
+    const s = sentiment ?? sentimentOf(body);
     const now = this.o.clock.now();
     this.collector.chat(l.broadcastId, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? "", viewerKey, s, now);
     this.tick(l, now);

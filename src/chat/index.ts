@@ -33,7 +33,8 @@ export type SendReply = { status: "published"; seq: number; visible_at?: string 
 
 export interface ChatListener {
   /** `sender`: the viewer id or guest key that sent it (a guest's messages carry no id). */
-  published(stream: StreamRecord, msg: MessageView, sender: string): void;
+  /** `sentiment`: scored by the moderation worker when it was (analytics scores it otherwise). */
+  published(stream: StreamRecord, msg: MessageView, sender: string, sentiment?: number): void;
   deleted(stream: StreamRecord, seqs: number[]): void;
   cleared(stream: StreamRecord, userId: string | null): void;
   notice(stream: StreamRecord, viewerId: string, payload: Record<string, unknown>): void;
@@ -73,6 +74,7 @@ interface Delayed {
   view: MessageView;
   deleted: boolean;
   sender: string;
+  sentiment?: number;
 }
 
 interface StreamChat {
@@ -289,15 +291,15 @@ export class Chat {
     });
     if (answer.status === "published") {
       const view: MessageView = { seq: answer.seq, id, user: { id: sender.viewerId, name: sender.name, badges: sender.badges }, body: body.value, reply_to: replyTo, mentions, at: iso(now) };
-      this.committed(stream, st, view, visibleAt, sender.key);
+      this.committed(stream, st, view, visibleAt, sender.key, decision.sentiment);
     }
     return ok(answer);
   }
 
   /** After commit: becomes visible (broadcast) now or at visible_at, always in seq order. */
-  private committed(stream: StreamRecord, st: StreamChat, view: MessageView, visibleAt: number, sender: string): void {
+  private committed(stream: StreamRecord, st: StreamChat, view: MessageView, visibleAt: number, sender: string, sentiment?: number): void {
     st.latestSeq = Math.max(st.latestSeq, view.seq);
-    st.delayed.push({ seq: view.seq, visibleAt, view, deleted: false, sender });
+    st.delayed.push({ seq: view.seq, visibleAt, view, deleted: false, sender, sentiment });
     if (st.delayed.length > 1) st.delayed.sort((a, b) => a.seq - b.seq);
     this.drain(stream, st);
   }
@@ -308,7 +310,7 @@ export class Chat {
       const d = st.delayed.shift()!;
       st.visibleSeq = Math.max(st.visibleSeq, d.seq);
       st.lastHistory = null;
-      if (!d.deleted) this.listener.published(stream, d.view, d.sender); // only the slug is read: it never changes
+      if (!d.deleted) this.listener.published(stream, d.view, d.sender, d.sentiment); // only the slug is read: it never changes
     }
     if (st.timer) clearTimeout(st.timer);
     st.timer = null;

@@ -8,6 +8,8 @@ export interface Decision {
   scores: Record<string, number>;
   /** The classification stage could not answer; the pattern stage decided alone. */
   classifierSkipped?: boolean;
+  /** A published message's sentiment when the hook scored it (off the socket thread). */
+  sentiment?: number;
 }
 
 export interface ModerationHook {

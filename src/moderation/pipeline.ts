@@ -5,6 +5,7 @@ import { decide, type Decision } from "./decide.ts";
 import { normalize } from "./normalize.ts";
 import { CopyPasta, patternStage, type ModerationSettings } from "./patterns.ts";
 import { LexiconScorer, type Scorer } from "./scorers.ts";
+import { sentimentOf } from "../analytics/sentiment.ts";
 
 export interface CheckItem {
   id: number;
@@ -18,6 +19,8 @@ export interface CheckedDecision extends Decision {
   /** The classification stage did not answer (service down, breaker open): patterns decided alone. */
   classifierSkipped?: boolean;
   stage_us?: { normalize: number; patterns: number; classify: number };
+  /** A published message's sentiment (analytics' definition), scored here so the socket thread need not. */
+  sentiment?: number;
 }
 
 export class Pipeline {
@@ -55,6 +58,7 @@ export class Pipeline {
     const t3 = performance.now();
     const d: CheckedDecision = decide(s.automod_level, p, classifier);
     if (skipped) d.classifierSkipped = true;
+    if (d.action === "publish") d.sentiment = sentimentOf(item.text);
     d.stage_us = { normalize: Math.round((t1 - t0) * 1000), patterns: Math.round((t2 - t1) * 1000), classify: Math.round((t3 - t2) * 1000) };
     return d;
   }

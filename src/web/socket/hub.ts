@@ -509,10 +509,10 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
 
   // ---- chat listener: broadcasts after commit ----
 
-  published(stream: StreamRecord, msg: MessageView, sender: string): void {
+  published(stream: StreamRecord, msg: MessageView, sender: string, sentiment?: number): void {
     this.broadcast(`stream:${stream.slug}`, CHAT_NEW, msg);
     // The room's record is the current one (chat's may be from before a delay or an approval).
-    this.deps.analytics.chat(this.rooms.get(stream.slug)?.stream ?? stream, sender, msg.body);
+    this.deps.analytics.chat(this.rooms.get(stream.slug)?.stream ?? stream, sender, msg.body, sentiment);
   }
 
   deleted(stream: StreamRecord, seqs: number[]): void {
