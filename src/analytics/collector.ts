@@ -105,58 +105,56 @@ class Gauge {
   }
 }
 
-/** First appearances per dimension; while the broadcast's earlier runs are being read, new ones wait. */
-class Uniques {
-  private sets = new Map<Dim, Map<string, Set<string>>>(DIMS.map((d) => [d, new Map()]));
+/**
+ * One viewer in one broadcast: their country (of their latest session), their presence, what they
+ * have already been counted as (first appearances), and their current chatter row. Every event of
+ * a viewer needs one map lookup to find this; with a million viewers, the per-dimension sets and
+ * maps this replaced cost the socket thread several cache misses per event (bench, issue 6).
+ */
+interface Viewer {
+  key: string;
+  country: string;
+  open: number; // open sessions
+  openIn: Array<[string, number]>; // open sessions per country (nearly always one entry)
+  present: boolean;
+  seen: number; // bit flags: SEEN_*
+  seenIn: string[][]; // per DIM_LIST entry with a value: the countries / segments already counted
+  chatRow: ChatterRow | null;
+  chatGen: number; // the drain generation chatRow belongs to (rows handed over are not added to)
+}
+
+const SEEN_UV = 1;
+const SEEN_UC = 2;
+/** Dimensions with a value, in their slot order in Viewer.seenIn. */
+const VALUED: readonly Dim[] = ["uv_c", "uv_s", "uc_c", "uc_s"];
+
+/** First appearances per dimension and value since the last drain; held back while earlier runs are read. */
+class Appearances {
   private fresh = new Map<Dim, Map<string, number>>(DIMS.map((d) => [d, new Map()]));
-  private pending: Array<[Dim, string, string]> | null = null;
+  pending: Array<[Dim, string, Viewer]> | null = null;
+  chatters = 0; // viewers counted as chatters (this run's and earlier runs')
 
-  add(dim: Dim, value: string, viewer: string): void {
-    const byValue = this.sets.get(dim)!;
-    let set = byValue.get(value);
-    if (!set) byValue.set(value, (set = new Set()));
-    if (set.has(viewer)) return;
-    set.add(viewer);
-    if (this.pending) this.pending.push([dim, value, viewer]);
-    else this.bump(dim, value, 1);
-  }
-
-  size(dim: Dim, value = ""): number {
-    return this.sets.get(dim)!.get(value)?.size ?? 0;
-  }
-
-  awaitPrior(): void {
-    this.pending ??= [];
-  }
-
-  /** Earlier runs' appearances are known: those seen again are not new; the rest waiting are. */
-  prior(rows: Prior): void {
-    const waiting = new Set((this.pending ?? []).map(([d, v, k]) => `${d}\u0000${v}\u0000${k}`));
-    for (const [d, v, k] of rows) {
-      if (waiting.delete(`${d}\u0000${v}\u0000${k}`)) continue;
-      const byValue = this.sets.get(d)!;
-      let set = byValue.get(v);
-      if (!set) byValue.set(v, (set = new Set()));
-      set.add(k);
+  /** Counts `v` in `dim` (and `value`) unless already counted. */
+  mark(v: Viewer, dim: Dim, value: string): void {
+    if (dim === "uv" || dim === "uc") {
+      const bit = dim === "uv" ? SEEN_UV : SEEN_UC;
+      if (v.seen & bit) return;
+      v.seen |= bit;
+      if (dim === "uc") this.chatters++;
+    } else {
+      const list = v.seenIn[VALUED.indexOf(dim)]!;
+      if (list.includes(value)) return;
+      list.push(value);
     }
-    for (const key of waiting) {
-      const [d, v] = key.split("\u0000") as [Dim, string];
-      this.bump(d, v, 1);
-    }
-    this.pending = null;
+    if (this.pending) this.pending.push([dim, value, v]);
+    else this.bump(dim, value);
   }
 
-  rename(from: string, to: string): void {
-    for (const byValue of this.sets.values()) for (const set of byValue.values()) if (set.delete(from)) set.add(to);
-    if (this.pending) for (const p of this.pending) if (p[2] === from) p[2] = to;
-  }
-
-  private bump(dim: Dim, value: string, n: number): void {
+  bump(dim: Dim, value: string): void {
     const m = this.fresh.get(dim)!;
-    m.set(value, (m.get(value) ?? 0) + n);
+    m.set(value, (m.get(value) ?? 0) + 1);
   }
 
-  /** New appearances since the last call, per dimension and value. */
   take(): Array<[Dim, string, number]> {
     const out: Array<[Dim, string, number]> = [];
     for (const [d, m] of this.fresh) {
@@ -174,22 +172,21 @@ function level<K, V>(m: Map<K, Map<any, V> | any>, key: K): Map<any, any> {
   return next;
 }
 
-interface Presence {
-  open: number;
-  countries: Map<string, number>; // open sessions per country
-}
 
 /** One live broadcast's running state. */
 class Live {
   segment: string;
-  readonly viewers = new Map<string, Presence>();
+  /** Everyone seen in this broadcast (present or not), by viewer key. */
+  readonly viewers = new Map<string, Viewer>();
+  readonly present = new Set<Viewer>();
+  readonly sessions = new Map<number, SessionRow>(); // open sessions, by the hub's session number
   readonly all: Gauge;
   readonly byCountry = new Map<string, Gauge>();
-  readonly uniques = new Uniques();
+  readonly seen = new Appearances();
   /** The latest instant with events; its counts are final once time moves past it. */
   instant: number;
-  /** Presence that began at `instant` ([viewer, country]); counted as a viewer only if it lasts. */
-  fresh: Array<[string, string]> = [];
+  /** Presence that began at `instant` (viewer, country); counted as a viewer only if it lasts. */
+  fresh: Array<[Viewer, string]> = [];
   segmentBegan = false;
   nextMinute: number;
   peakBucket = -1;
@@ -199,7 +196,7 @@ class Live {
   rows: AggRow[] = [];
   private index = new Map<Kind, Map<number, Map<string, Map<string, Map<string, AggRow>>>>>();
   chatters: ChatterRow[] = [];
-  private chatterIndex = new Map<number, Map<string, Map<string, Map<string, ChatterRow>>>>();
+  private gen = 1;
 
   constructor(readonly id: string, readonly streamId: string, readonly startedAt: number, segment: string, at: number, private w: number) {
     this.segment = segment;
@@ -208,6 +205,17 @@ class Live {
     // Retention instants: every whole minute since the start, from now on (a restart mid-broadcast
     // finds the earlier minutes stored by the earlier run).
     this.nextMinute = startedAt + Math.max(0, Math.ceil((at - startedAt) / 60_000)) * 60_000;
+  }
+
+  viewer(key: string): Viewer {
+    let v = this.viewers.get(key);
+    if (!v) this.viewers.set(key, (v = { key, country: "", open: 0, openIn: [], present: false, seen: 0, seenIn: [[], [], [], []], chatRow: null, chatGen: 0 }));
+    return v;
+  }
+
+  /** The country of a viewer's latest session ("" when they have none in this broadcast). */
+  countryOf(key: string): string {
+    return this.viewers.get(key)?.country ?? "";
   }
 
   gauge(country: string): Gauge {
@@ -229,22 +237,17 @@ class Live {
     this.rows.push(fresh);
   }
 
-  chatter(bucket: number, country: string, viewer: string, sentiment: number): void {
-    const byViewer = level(level(level(this.chatterIndex, bucket), country), this.segment);
-    const row = byViewer.get(viewer);
-    if (row) {
+  chatter(bucket: number, v: Viewer, country: string, sentiment: number): void {
+    const row = v.chatRow;
+    if (row && v.chatGen === this.gen && row.bucket === bucket && row.country === country && row.segment === this.segment) {
       row.messages++;
       row.sentiment_sum += sentiment;
       return;
     }
-    const fresh: ChatterRow = { broadcast_id: this.id, bucket, viewer_key: viewer, country, segment: this.segment, messages: 1, sentiment_sum: sentiment };
-    byViewer.set(viewer, fresh);
-    this.chatters.push(fresh);
-  }
-
-  renameChatter(from: string, to: string): void {
-    for (const r of this.chatters) if (r.viewer_key === from) r.viewer_key = to;
-    // (the index is keyed by the old id: a later message of `to` starts a row of its own, summed in DuckDB)
+    // A new window, segment or country: a new row (an older one met again is summed in DuckDB).
+    v.chatGen = this.gen;
+    v.chatRow = { broadcast_id: this.id, bucket, viewer_key: v.key, country, segment: this.segment, messages: 1, sentiment_sum: sentiment };
+    this.chatters.push(v.chatRow);
   }
 
   /** Hands over the rows since the last call. */
@@ -253,7 +256,7 @@ class Live {
     this.rows = [];
     this.chatters = [];
     this.index = new Map();
-    this.chatterIndex = new Map();
+    this.gen++;
     return out;
   }
 
@@ -292,23 +295,41 @@ class Live {
     }
     if (this.segmentBegan) {
       this.segmentBegan = false;
-      for (const v of this.viewers.keys()) this.uniques.add("uv_s", this.segment, v);
+      for (const v of this.present) this.seen.mark(v, "uv_s", this.segment);
     }
     for (const [v, country] of this.fresh) {
-      const p = this.viewers.get(v);
-      if (!p) continue;
-      this.uniques.add("uv", "", v);
-      this.uniques.add("uv_s", this.segment, v);
-      if ((p.countries.get(country) ?? 0) > 0) this.uniques.add("uv_c", country, v);
+      if (!v.present) continue;
+      this.seen.mark(v, "uv", "");
+      this.seen.mark(v, "uv_s", this.segment);
+      if (v.openIn.some(([c]) => c === country)) this.seen.mark(v, "uv_c", country);
     }
     this.fresh = [];
+  }
+
+  /** Earlier runs' appearances are known: those met again are not new; the rest held back are. */
+  prior(rows: Prior): void {
+    const pending = this.seen.pending ?? [];
+    this.seen.pending = null;
+    const before = new Set(rows.map(([d, val, k]) => `${d}\u0000${val}\u0000${k}`));
+    for (const [d, val, v] of pending) if (!before.has(`${d}\u0000${val}\u0000${v.key}`)) this.seen.bump(d, val);
+    for (const [d, val, k] of rows) {
+      const v = this.viewer(k);
+      if (d === "uv") v.seen |= SEEN_UV;
+      else if (d === "uc") {
+        if (!(v.seen & SEEN_UC)) this.seen.chatters++;
+        v.seen |= SEEN_UC;
+      } else {
+        const list = v.seenIn[VALUED.indexOf(d)]!;
+        if (!list.includes(val)) list.push(val);
+      }
+    }
   }
 }
 
 export class Collector {
   private live = new Map<string, Live>();
-  private open = new Map<string, SessionRow>();
   private changed = new Set<SessionRow>(); // started or ended since the last drain
+  private openSessions = 0;
   private events = 0;
   private nextId: number;
   readonly firstFlushId: number;
@@ -332,11 +353,12 @@ export class Collector {
 
   /** Earlier runs stored part of this broadcast: appearances wait for `prior()` before they count. */
   awaitPrior(broadcastId: string): void {
-    this.live.get(broadcastId)?.uniques.awaitPrior();
+    const l = this.live.get(broadcastId);
+    if (l) l.seen.pending ??= [];
   }
 
   prior(broadcastId: string, rows: Prior): void {
-    this.live.get(broadcastId)?.uniques.prior(rows);
+    this.live.get(broadcastId)?.prior(rows);
   }
 
   segment(broadcastId: string, label: string, at: number): void {
@@ -348,77 +370,85 @@ export class Collector {
     l.segmentBegan = true;
   }
 
-  count(broadcastId: string, country: string, kind: "reaction" | "vote", key: string, at: number): void {
+  /** A reaction or a vote, in the country of the viewer's latest session. */
+  count(broadcastId: string, viewerKey: string, kind: "reaction" | "vote", key: string, at: number): void {
     const l = this.live.get(broadcastId);
     if (!l || l.ended) return;
-    l.add(this.bucket(at), country, l.segment, kind, key, 1, 0);
+    l.add(this.bucket(at), l.countryOf(viewerKey), l.segment, kind, key, 1, 0);
     this.events++;
   }
 
-  chat(broadcastId: string, country: string, viewerKey: string, sentiment: number, at: number): void {
+  chat(broadcastId: string, viewerKey: string, sentiment: number, at: number): void {
     const l = this.live.get(broadcastId);
     if (!l || l.ended) return;
+    const v = l.viewer(viewerKey);
+    const country = v.country;
     const b = this.bucket(at);
     l.add(b, country, l.segment, "chat", "", 1, sentiment);
     this.events++;
-    l.uniques.add("uc", "", viewerKey);
-    l.uniques.add("uc_c", country, viewerKey);
-    l.uniques.add("uc_s", l.segment, viewerKey);
-    l.chatter(b, country, viewerKey, sentiment);
+    l.seen.mark(v, "uc", "");
+    l.seen.mark(v, "uc_c", country);
+    l.seen.mark(v, "uc_s", l.segment);
+    l.chatter(b, v, country, sentiment);
   }
 
-  startSession(id: string, broadcastId: string, country: string, viewerKey: string, at: number): void {
+  /** A session (the hub's number `session`, stored as `id`) starts. */
+  startSession(id: string, session: number, broadcastId: string, country: string, viewerKey: string, at: number): void {
     const l = this.live.get(broadcastId);
-    if (!l || l.ended || this.open.has(id)) return;
+    if (!l || l.ended || l.sessions.has(session)) return;
     const t = l.moveTo(at);
-    const row: SessionRow = { session_id: id, broadcast_id: broadcastId, stream_id: l.streamId, viewer_key: viewerKey, country, segment: l.segment, joined_at: at, left_at: null, last_seen: at };
-    this.open.set(id, row);
+    const v = l.viewer(viewerKey);
+    v.country = country;
+    const row: SessionRow = { session_id: id, broadcast_id: broadcastId, stream_id: l.streamId, viewer_key: v.key, country, segment: l.segment, joined_at: at, left_at: null, last_seen: at };
+    l.sessions.set(session, row);
+    this.openSessions++;
     this.changed.add(row);
     l.add(this.bucket(at), country, l.segment, "join", "", 1, 0);
     this.events++;
-    let p = l.viewers.get(viewerKey);
-    if (!p) {
-      l.viewers.set(viewerKey, (p = { open: 0, countries: new Map() }));
+    if (v.open++ === 0) {
       l.advanceAll(t);
       l.all.count++;
+      v.present = true;
+      l.present.add(v);
     }
-    p.open++;
-    const inCountry = p.countries.get(country) ?? 0;
-    p.countries.set(country, inCountry + 1);
-    if (inCountry === 0) {
+    const inCountry = v.openIn.find((e) => e[0] === country);
+    if (inCountry) inCountry[1]++;
+    else {
+      v.openIn.push([country, 1]);
       const g = l.gauge(country);
       l.advanceCountry(country, g, t);
       g.count++;
     }
-    l.fresh.push([viewerKey, country]);
+    l.fresh.push([v, country]);
   }
 
   /** Ends a session; returns false when there was none (the viewer joined outside a broadcast). */
-  endSession(id: string, at: number): boolean {
-    const s = this.open.get(id);
-    if (!s) return false;
-    this.open.delete(id);
+  endSession(broadcastId: string, session: number, at: number): boolean {
+    const l = this.live.get(broadcastId);
+    const s = l?.sessions.get(session);
+    if (!l || !s) return false;
+    l.sessions.delete(session);
+    this.openSessions--;
     s.left_at = Math.max(at, s.joined_at);
     s.last_seen = s.left_at;
     this.changed.add(s);
-    const l = this.live.get(s.broadcast_id);
-    if (!l) return true;
     const t = l.moveTo(at);
     l.add(this.bucket(at), s.country, l.segment, "leave", "", 1, 0);
     this.events++;
-    const p = l.viewers.get(s.viewer_key);
-    if (!p) return true;
-    const inCountry = p.countries.get(s.country) ?? 0;
-    if (inCountry <= 1) {
-      p.countries.delete(s.country);
+    const v = l.viewers.get(s.viewer_key);
+    if (!v) return true;
+    const k = v.openIn.findIndex((e) => e[0] === s.country);
+    if (k >= 0 && --v.openIn[k]![1] === 0) {
+      v.openIn.splice(k, 1);
       const g = l.gauge(s.country);
       l.advanceCountry(s.country, g, t);
       g.count--;
-    } else p.countries.set(s.country, inCountry - 1);
-    if (--p.open === 0) {
-      l.viewers.delete(s.viewer_key);
+    }
+    if (--v.open === 0) {
       l.advanceAll(t);
       l.all.count--;
+      v.present = false;
+      l.present.delete(v);
     }
     return true;
   }
@@ -427,7 +457,7 @@ export class Collector {
   finish(broadcastId: string, at: number): void {
     const l = this.live.get(broadcastId);
     if (!l || l.ended) return;
-    for (const s of [...this.open.values()]) if (s.broadcast_id === broadcastId) this.endSession(s.session_id, at);
+    for (const session of [...l.sessions.keys()]) this.endSession(broadcastId, session, at);
     const t = l.moveTo(at);
     l.settle();
     l.advanceEveryGauge(t);
@@ -436,27 +466,27 @@ export class Collector {
 
   /** Live numbers kept here: unique chatters so far (this run's and, once read, earlier runs'). */
   uniqueChatters(broadcastId: string): number {
-    return this.live.get(broadcastId)?.uniques.size("uc") ?? 0;
+    return this.live.get(broadcastId)?.seen.chatters ?? 0;
   }
 
-  /** Moves every live broadcast's time to `now` (retention minutes and samples do not wait for an event). */
+  /** Moves every live broadcast's time to `now` (the rollups up to now, for a flush). */
   tick(now: number): void {
     for (const l of this.live.values()) if (!l.ended) l.advanceEveryGauge(l.moveTo(now));
   }
 
   /** A viewer's data is erased: their rows still in memory get an anonymous key. */
   anonymise(viewerKey: string, replacement: string): void {
-    for (const s of this.open.values()) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
     for (const s of this.changed) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
     for (const l of this.live.values()) {
-      l.renameChatter(viewerKey, replacement);
-      l.uniques.rename(viewerKey, replacement);
-      const p = l.viewers.get(viewerKey);
-      if (p) {
+      for (const s of l.sessions.values()) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
+      for (const r of l.chatters) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
+      const v = l.viewers.get(viewerKey);
+      if (v) {
         l.viewers.delete(viewerKey);
-        l.viewers.set(replacement, p);
+        v.key = replacement;
+        v.chatRow = null;
+        l.viewers.set(replacement, v);
       }
-      for (const f of l.fresh) if (f[0] === viewerKey) f[0] = replacement;
     }
   }
 
@@ -479,7 +509,7 @@ export class Collector {
     const agg: AggRow[] = [];
     const chatters: ChatterRow[] = [];
     for (const [id, l] of this.live) {
-      for (const [dim, value, n] of l.uniques.take()) {
+      for (const [dim, value, n] of l.seen.take()) {
         l.add(this.bucket(now), dim.endsWith("_c") ? value : "", dim.endsWith("_s") ? value : "", dim, "", n, 0);
       }
       const taken = l.takeRows();
@@ -487,7 +517,7 @@ export class Collector {
       for (const r of taken.chatters) chatters.push(r);
       if (l.ended) this.live.delete(id);
     }
-    const touch = touchPrefix !== null && this.open.size > 0 ? { prefix: touchPrefix, now } : null;
+    const touch = touchPrefix !== null && this.openSessions > 0 ? { prefix: touchPrefix, now } : null;
     const batch: FlushBatch = { id: this.nextId++, agg, chatters, sessions, touch, events: this.events };
     this.changed = new Set();
     this.events = 0;

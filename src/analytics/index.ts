@@ -79,7 +79,6 @@ type Request = ToAnalytics extends infer U ? (U extends { id: number } ? Omit<U,
 export class Analytics {
   private collector: Collector;
   private present = new Map<string, Map<number, Present>>(); // stream id -> session no -> who
-  private countryByViewer = new Map<string, Map<string, string>>(); // stream id -> viewer key -> country
   private live = new Map<string, LiveStream>(); // stream id -> its live broadcast
   private unflushed: WireBatch[] = [];
   private nextReq = 1;
@@ -152,12 +151,9 @@ export class Analytics {
     let m = this.present.get(stream.id);
     if (!m) this.present.set(stream.id, (m = new Map()));
     m.set(session, { viewerKey, country });
-    let byViewer = this.countryByViewer.get(stream.id);
-    if (!byViewer) this.countryByViewer.set(stream.id, (byViewer = new Map()));
-    byViewer.set(viewerKey, country);
     const l = this.liveOf(stream);
     if (l) {
-      this.collector.startSession(this.sessionId(session, l.broadcastId), l.broadcastId, country, viewerKey, this.o.clock.now());
+      this.collector.startSession(this.sessionId(session, l.broadcastId), session, l.broadcastId, country, viewerKey, this.o.clock.now());
       l.peak = Math.max(l.peak, this.concurrentOf(stream.slug)); // the hub tracked the joiner already
     }
   }
@@ -167,12 +163,9 @@ export class Analytics {
     const p = m?.get(session);
     if (!m || !p) return;
     m.delete(session);
-    if (m.size === 0) {
-      this.present.delete(stream.id);
-      this.countryByViewer.delete(stream.id);
-    }
+    if (m.size === 0) this.present.delete(stream.id);
     const l = this.live.get(stream.id);
-    if (l) this.collector.endSession(this.sessionId(session, l.broadcastId), this.o.clock.now());
+    if (l) this.collector.endSession(l.broadcastId, session, this.o.clock.now());
   }
 
   /** The stream's record changed: a broadcast may have started or ended. */
@@ -186,7 +179,7 @@ export class Analytics {
     const started = this.liveOf(stream);
     if (started && !l) {
       const now = this.o.clock.now();
-      for (const [session, p] of this.present.get(stream.id) ?? []) this.collector.startSession(this.sessionId(session, started.broadcastId), started.broadcastId, p.country, p.viewerKey, now);
+      for (const [session, p] of this.present.get(stream.id) ?? []) this.collector.startSession(this.sessionId(session, started.broadcastId), session, started.broadcastId, p.country, p.viewerKey, now);
     }
   }
 
@@ -203,7 +196,7 @@ export class Analytics {
     if (!l) return;
     const s = sentiment ?? sentimentOf(body);
     const now = this.o.clock.now();
-    this.collector.chat(l.broadcastId, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? "", viewerKey, s, now);
+    this.collector.chat(l.broadcastId, viewerKey, s, now);
     this.tick(l, now);
     l.chatPerSec[0]!++;
     l.messages++;
@@ -214,7 +207,7 @@ export class Analytics {
     const l = this.liveOf(stream);
     if (!l) return;
     const now = this.o.clock.now();
-    this.collector.count(l.broadcastId, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? "", "reaction", emoji, now);
+    this.collector.count(l.broadcastId, viewerKey, "reaction", emoji, now);
     this.tick(l, now);
     l.reactPerSec[0]!++;
     l.reactions++;
@@ -223,7 +216,7 @@ export class Analytics {
   vote(stream: StreamRecord, viewerKey: string, pollId: string, option: number): void {
     const l = this.liveOf(stream);
     if (!l) return;
-    this.collector.count(l.broadcastId, this.countryByViewer.get(stream.id)?.get(viewerKey) ?? "", "vote", `${pollId}:${option}`, this.o.clock.now());
+    this.collector.count(l.broadcastId, viewerKey, "vote", `${pollId}:${option}`, this.o.clock.now());
   }
 
   /** Unique per process start, socket join and broadcast (a viewer may stay joined across two broadcasts). */
@@ -473,13 +466,6 @@ export class Analytics {
     // Batches not yet stored carry the id too, and so does a viewer still connected.
     for (const b of this.unflushed) renameViewer(b, viewerKey, replacement); // (a touch carries no viewer ids)
     for (const m of this.present.values()) for (const p of m.values()) if (p.viewerKey === viewerKey) p.viewerKey = replacement;
-    for (const m of this.countryByViewer.values()) {
-      const c = m.get(viewerKey);
-      if (c !== undefined) {
-        m.delete(viewerKey);
-        m.set(replacement, c);
-      }
-    }
     await this.flush();
     await this.request({ type: "anonymise", viewerKey, replacement });
   }

@@ -24,7 +24,7 @@ type Ev =
   | { k: "join"; t: number; id: string; viewer: string; country: string }
   | { k: "leave"; t: number; id: string }
   | { k: "mark"; t: number; label: string }
-  | { k: "chat"; t: number; viewer: string; country: string }
+  | { k: "chat"; t: number; viewer: string }
   | { k: "tick"; t: number }
   | { k: "drain"; t: number };
 
@@ -54,7 +54,7 @@ function script(seed: number) {
       events.push({ k: "leave", t, id: open[j]!.id });
       open.splice(j, 1);
     } else if (y < 0.72) events.push({ k: "mark", t, label: `seg${marks++ % 3}` });
-    else if (y < 0.85) events.push({ k: "chat", t, viewer: pick(viewers), country: pick(countries) });
+    else if (y < 0.85) events.push({ k: "chat", t, viewer: pick(viewers) });
     else if (y < 0.93) events.push({ k: "tick", t });
     else events.push({ k: "drain", t });
   }
@@ -68,10 +68,10 @@ function play(S: number, E: number, events: Ev[]) {
   const rows: AggRow[] = [];
   c.begin("b", "st", S, "", S);
   for (const e of events) {
-    if (e.k === "join") c.startSession(e.id, "b", e.country, e.viewer, e.t);
-    else if (e.k === "leave") c.endSession(e.id, e.t);
+    if (e.k === "join") c.startSession(e.id, Number(e.id.slice(1)), "b", e.country, e.viewer, e.t);
+    else if (e.k === "leave") c.endSession("b", Number(e.id.slice(1)), e.t);
     else if (e.k === "mark") c.segment("b", e.label, e.t);
-    else if (e.k === "chat") c.chat("b", e.country, e.viewer, 0, e.t);
+    else if (e.k === "chat") c.chat("b", e.viewer, 0, e.t);
     else if (e.k === "tick") c.tick(e.t);
     else rows.push(...c.drain(e.t).agg);
   }
@@ -98,13 +98,17 @@ function brute(S: number, E: number, events: Ev[]) {
   const marks: Array<{ t: number; label: string }> = [];
   const chats: Array<{ viewer: string; country: string; segment: string }> = [];
   let label = "";
+  const countryOf = new Map<string, string>(); // a chat counts in the country of the viewer's latest session
   for (const e of events) {
-    if (e.k === "join") sessions.set(e.id, { viewer: e.viewer, country: e.country, a: e.t, b: E });
+    if (e.k === "join") {
+      sessions.set(e.id, { viewer: e.viewer, country: e.country, a: e.t, b: E });
+      countryOf.set(e.viewer, e.country);
+    }
     else if (e.k === "leave") sessions.get(e.id)!.b = e.t;
     else if (e.k === "mark") {
       marks.push({ t: e.t, label: e.label });
       label = e.label;
-    } else if (e.k === "chat") chats.push({ viewer: e.viewer, country: e.country, segment: label });
+    } else if (e.k === "chat") chats.push({ viewer: e.viewer, country: countryOf.get(e.viewer) ?? "", segment: label });
   }
   const all = [...sessions.values()];
   const segmentAt = (x: number) => marks.filter((m) => m.t <= x).at(-1)?.label ?? "";
@@ -178,9 +182,9 @@ describe("collector rollups equal the definitions computed from merged sessions"
     const c = new Collector(W, 1);
     c.begin("b", "st", S - 600_000, "", S);
     c.awaitPrior("b");
-    c.startSession("s1", "b", "US", "old", S);
-    c.startSession("s2", "b", "US", "new", S);
-    c.chat("b", "US", "old", 0, S + 1);
+    c.startSession("s1", 1, "b", "US", "old", S);
+    c.startSession("s2", 2, "b", "US", "new", S);
+    c.chat("b", "old", 0, S + 1);
     const early = c.drain(S + 1000).agg.filter((r) => r.kind.startsWith("u"));
     expect(early).toEqual([]); // nothing counted before the earlier runs are known
     c.prior("b", [["uv", "", "old"], ["uv_c", "US", "old"], ["uv_s", "", "old"], ["uc", "", "old"], ["uc_c", "US", "old"], ["uc_s", "", "old"]]);
