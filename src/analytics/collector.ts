@@ -14,7 +14,7 @@
 // - uniques: the first time a viewer is present (at all, from a country, in a segment) or chats (at
 //   all, from a country, in a segment) is counted once; later ones are not. Distinct counts stay
 //   exact under any filter this way, and the report sums a few rows.
-// - counts: per window x country x segment x kind x key (emoji, poll option), as before;
+// - counts: per window x country x segment x kind x key (emoji, poll option);
 // - chatters: one row per chatter per window (unique chatters over any time range = COUNT DISTINCT);
 // - sessions: one row per viewer session (a socket's stay in a stream during a broadcast), written
 //   when it starts and again when it ends, so a crash loses at most one flush interval.
@@ -118,7 +118,7 @@ interface Viewer {
   openIn: Array<[string, number]>; // open sessions per country (nearly always one entry)
   present: boolean;
   seen: number; // bit flags: SEEN_*
-  seenIn: string[][]; // per DIM_LIST entry with a value: the countries / segments already counted
+  seenIn: string[][] | null; // per VALUED dimension: the countries / segments already counted in (made on first use)
   chatRow: ChatterRow | null;
   chatGen: number; // the drain generation chatRow belongs to (rows handed over are not added to)
 }
@@ -142,7 +142,7 @@ class Appearances {
       v.seen |= bit;
       if (dim === "uc") this.chatters++;
     } else {
-      const list = v.seenIn[VALUED.indexOf(dim)]!;
+      const list = (v.seenIn ??= [[], [], [], []])[VALUED.indexOf(dim)]!;
       if (list.includes(value)) return;
       list.push(value);
     }
@@ -209,7 +209,7 @@ class Live {
 
   viewer(key: string): Viewer {
     let v = this.viewers.get(key);
-    if (!v) this.viewers.set(key, (v = { key, country: "", open: 0, openIn: [], present: false, seen: 0, seenIn: [[], [], [], []], chatRow: null, chatGen: 0 }));
+    if (!v) this.viewers.set(key, (v = { key, country: "", open: 0, openIn: [], present: false, seen: 0, seenIn: null, chatRow: null, chatGen: 0 }));
     return v;
   }
 
@@ -319,7 +319,7 @@ class Live {
         if (!(v.seen & SEEN_UC)) this.seen.chatters++;
         v.seen |= SEEN_UC;
       } else {
-        const list = v.seenIn[VALUED.indexOf(d)]!;
+        const list = (v.seenIn ??= [[], [], [], []])[VALUED.indexOf(d)]!;
         if (!list.includes(val)) list.push(val);
       }
     }
@@ -399,11 +399,12 @@ export class Collector {
     const t = l.moveTo(at);
     const v = l.viewer(viewerKey);
     v.country = country;
-    const row: SessionRow = { session_id: id, broadcast_id: broadcastId, stream_id: l.streamId, viewer_key: v.key, country, segment: l.segment, joined_at: at, left_at: null, last_seen: at };
+    // (times as the rollups take them: a clock step back counts as no time)
+    const row: SessionRow = { session_id: id, broadcast_id: broadcastId, stream_id: l.streamId, viewer_key: v.key, country, segment: l.segment, joined_at: t, left_at: null, last_seen: t };
     l.sessions.set(session, row);
     this.openSessions++;
     this.changed.add(row);
-    l.add(this.bucket(at), country, l.segment, "join", "", 1, 0);
+    l.add(this.bucket(t), country, l.segment, "join", "", 1, 0);
     this.events++;
     if (v.open++ === 0) {
       l.advanceAll(t);
@@ -429,11 +430,11 @@ export class Collector {
     if (!l || !s) return false;
     l.sessions.delete(session);
     this.openSessions--;
-    s.left_at = Math.max(at, s.joined_at);
+    const t = l.moveTo(at);
+    s.left_at = Math.max(t, s.joined_at);
     s.last_seen = s.left_at;
     this.changed.add(s);
-    const t = l.moveTo(at);
-    l.add(this.bucket(at), s.country, l.segment, "leave", "", 1, 0);
+    l.add(this.bucket(t), s.country, l.segment, "leave", "", 1, 0);
     this.events++;
     const v = l.viewers.get(s.viewer_key);
     if (!v) return true;
@@ -480,9 +481,10 @@ export class Collector {
     for (const l of this.live.values()) {
       for (const s of l.sessions.values()) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
       for (const r of l.chatters) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
+      // The viewer may still be connected, and the hub knows them by the old id: the same state
+      // stays reachable under it (not counted again), while rows from now on carry the new one.
       const v = l.viewers.get(viewerKey);
       if (v) {
-        l.viewers.delete(viewerKey);
         v.key = replacement;
         v.chatRow = null;
         l.viewers.set(replacement, v);
@@ -515,7 +517,8 @@ export class Collector {
       const taken = l.takeRows();
       for (const r of taken.rows) agg.push(r);
       for (const r of taken.chatters) chatters.push(r);
-      if (l.ended) this.live.delete(id);
+      // (an ended broadcast still waiting for its earlier runs' appearances stays until they land)
+      if (l.ended && l.seen.pending === null) this.live.delete(id);
     }
     const touch = touchPrefix !== null && this.openSessions > 0 ? { prefix: touchPrefix, now } : null;
     const batch: FlushBatch = { id: this.nextId++, agg, chatters, sessions, touch, events: this.events };

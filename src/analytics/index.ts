@@ -46,6 +46,7 @@ interface LiveStream {
   reactPerSec: Int32Array;
   ringSec: number; // the second the ring's head stands for
   seeding: Promise<void> | null; // counts of this broadcast stored by an earlier run of the server
+  since: number; // when this run's rollups of it start: the go-live, or this run's first sight of it
   messages: number;
   reactions: number;
   sentimentSum: number;
@@ -81,6 +82,8 @@ export class Analytics {
   private present = new Map<string, Map<number, Present>>(); // stream id -> session no -> who
   private live = new Map<string, LiveStream>(); // stream id -> its live broadcast
   private unflushed: WireBatch[] = [];
+  private failed = new Set<number>(); // ids of unflushed batches the worker could not store
+  private stopping = false;
   private nextReq = 1;
   private waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private flushWaiters: Array<{ until: number; resolve: () => void }> = [];
@@ -135,6 +138,7 @@ export class Analytics {
 
   /** Final flush (the sockets are closed by now, so every session has ended), then the worker stops. */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.secondTimer) clearInterval(this.secondTimer);
     const done = this.flush();
@@ -173,21 +177,22 @@ export class Analytics {
     const l = this.live.get(stream.id);
     if (l && l.broadcastId !== stream.current_broadcast_id) {
       // Ended: every open session of that broadcast ends now.
-      this.collector.finish(l.broadcastId, this.o.clock.now());
+      // (at the end time stored with the broadcast, the one the report's scope uses)
+      this.collector.finish(l.broadcastId, this.o.broadcasts.findBroadcast(l.broadcastId)?.ended_at ?? this.o.clock.now());
       this.live.delete(stream.id);
     }
     const started = this.liveOf(stream);
     if (started && !l) {
-      const now = this.o.clock.now();
-      for (const [session, p] of this.present.get(stream.id) ?? []) this.collector.startSession(this.sessionId(session, started.broadcastId), session, started.broadcastId, p.country, p.viewerKey, now);
+      for (const [session, p] of this.present.get(stream.id) ?? []) this.collector.startSession(this.sessionId(session, started.broadcastId), session, started.broadcastId, p.country, p.viewerKey, started.since);
     }
   }
 
-  segmentMarked(stream: StreamRecord, label: string): void {
+  /** `at`: the mark's stored time (the report's segment timeline uses it too). */
+  segmentMarked(stream: StreamRecord, label: string, at = this.o.clock.now()): void {
     const l = this.liveOf(stream);
     if (!l) return;
     l.segment = label;
-    this.collector.segment(l.broadcastId, label, this.o.clock.now());
+    this.collector.segment(l.broadcastId, label, at);
   }
 
   /** `sentiment`: the moderation worker scores published messages; others (approved later, the inline fallback) are scored here. */
@@ -234,13 +239,17 @@ export class Analytics {
     const fresh: LiveStream = {
       broadcastId: stream.current_broadcast_id, startedAt: stream.live_since ?? this.o.clock.now(), segment: segs[segs.length - 1]?.label ?? "",
       chatPerSec: new Int32Array(60), reactPerSec: new Int32Array(60), ringSec: Math.floor(this.o.clock.now() / 1000),
-      messages: 0, reactions: 0, sentimentSum: 0, peak: 0, seeding: null,
+      messages: 0, reactions: 0, sentimentSum: 0, peak: 0, seeding: null, since: 0,
     };
     this.live.set(stream.id, fresh);
-    this.collector.begin(fresh.broadcastId, stream.id, fresh.startedAt, fresh.segment, this.o.clock.now());
     // A broadcast that began before this process: earlier runs stored part of it; start from that.
     const b = this.o.broadcasts.findBroadcast(fresh.broadcastId);
-    if (b && b.started_at < this.bootAt) {
+    const earlier = b !== undefined && b.started_at < this.bootAt;
+    // Went live in this process: the rollups start at the go-live's stored time (sessions of viewers
+    // already joined start then too), not at whenever this line runs.
+    fresh.since = earlier ? this.o.clock.now() : fresh.startedAt;
+    this.collector.begin(fresh.broadcastId, stream.id, fresh.startedAt, fresh.segment, fresh.since);
+    if (earlier) {
       this.collector.awaitPrior(fresh.broadcastId);
       fresh.seeding = this.seed(fresh, b);
     }
@@ -271,21 +280,24 @@ export class Analytics {
   }
 
   private async seed(l: LiveStream, b: BroadcastRecord): Promise<void> {
-    let prior: Prior = [];
-    try {
-      // Only flushes of earlier runs: this run's own flushes are already in the live counters.
-      const s = await this.request<{ messages: number; sentiment: number; reactions: number; prior: Prior; peak: number }>({ type: "seed", scope: this.scope(b), beforeFlush: this.collector.firstFlushId, sessionPrefix: `${this.bootId}.` });
-      l.messages += s.messages;
-      l.sentimentSum += s.sentiment;
-      l.reactions += s.reactions;
-      l.peak = Math.max(l.peak, s.peak);
-      prior = s.prior;
-    } catch (e) {
-      // Without them, a viewer or chatter of an earlier run seen again counts as new: logged.
-      this.o.logger.warn("analytics: live counters not seeded from earlier runs", { broadcast: b.id, error: e });
-    } finally {
-      this.collector.prior(b.id, prior);
-      l.seeding = null;
+    // Until this lands, first appearances are held back (a viewer of an earlier run coming back is
+    // not new): so it is tried again, with backoff, until it does or the server stops.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // Only flushes of earlier runs: this run's own flushes are already in the live counters.
+        const s = await this.request<{ messages: number; sentiment: number; reactions: number; prior: Prior; peak: number }>({ type: "seed", scope: this.scope(b), beforeFlush: this.collector.firstFlushId, sessionPrefix: `${this.bootId}.` });
+        l.messages += s.messages;
+        l.sentimentSum += s.sentiment;
+        l.reactions += s.reactions;
+        l.peak = Math.max(l.peak, s.peak);
+        this.collector.prior(b.id, s.prior);
+        l.seeding = null;
+        return;
+      } catch (e) {
+        if (this.stopping) return;
+        this.o.logger.warn("analytics: earlier runs of a live broadcast not read yet; trying again", { broadcast: b.id, attempt, error: e });
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** attempt)));
+      }
     }
   }
 
@@ -323,9 +335,14 @@ export class Analytics {
       const batch = encodeBatch(drained);
       this.unflushed.push(batch);
       if (this.worker.up) this.worker.post({ type: "flush", batch });
-    } else if (this.unflushed.length && this.worker.up) {
-      // Failed earlier (DuckDB error): try the oldest again.
-      this.worker.post({ type: "flush", batch: this.unflushed[0]! });
+    }
+    // Batches that failed (a DuckDB error) are tried again at every flush, oldest first.
+    if (this.worker.up) {
+      for (const b of this.unflushed) {
+        if (!this.failed.has(b.id)) continue;
+        this.failed.delete(b.id);
+        this.worker.post({ type: "flush", batch: b });
+      }
     }
     if (this.unflushed.length === 0) return Promise.resolve();
     const until = this.unflushed[this.unflushed.length - 1]!.id;
@@ -338,14 +355,17 @@ export class Analytics {
 
   private onMessage(m: FromAnalytics): void {
     if (m.type === "flushed") {
+      const before = this.unflushed.length;
       this.unflushed = this.unflushed.filter((b) => b.id !== m.batchId);
-      this.eventsFlushed += m.events;
+      if (this.unflushed.length < before) this.eventsFlushed += m.events; // (a resent batch answers twice)
+      this.failed.delete(m.batchId);
       const oldest = this.unflushed[0]?.id ?? Infinity;
       this.flushWaiters = this.flushWaiters.filter((w) => (w.until < oldest ? (w.resolve(), false) : true));
       return;
     }
     if (m.type === "flush_failed") {
       this.flushFailures++;
+      this.failed.add(m.batchId);
       this.o.logger.error("analytics flush failed; kept for the next interval", { batch: m.batchId, error: m.error });
       for (const w of this.flushWaiters) w.resolve(); // the caller learns through pendingEvents
       this.flushWaiters = [];

@@ -123,7 +123,7 @@ export function seriesSql(q: SeriesQuery): Sql {
       sql = `WITH ${w} SELECT t, country, SUM(v)::DOUBLE AS value FROM w ${q.segment !== null ? "WHERE segment = $segment" : ""} GROUP BY ALL ORDER BY ALL`;
     } else if (bySegment) {
       sql = `WITH ${segmentsCte(q, p)}, ${gridCte()}, ${w},
-      gs AS (SELECT g.t, segs.label AS segment FROM g ${segOverlap} ${q.segment !== null ? "WHERE segs.label = $segment" : ""})
+      gs AS (SELECT DISTINCT g.t, segs.label AS segment FROM g ${segOverlap} ${q.segment !== null ? "WHERE segs.label = $segment" : ""})
       SELECT gs.t AS t${q.groupBy === "segment" ? ", gs.segment AS segment" : ""}, COALESCE(w.v, 0)::DOUBLE AS value
       FROM gs LEFT JOIN w ON w.t = gs.t AND w.segment = gs.segment ORDER BY ALL`;
     } else {
@@ -183,7 +183,7 @@ export function reportSql(scope: Scope): Record<string, Sql> {
     sql: `WITH ${segmentsCte(scope, p)}, a AS (${breakdown("segment", "uv_s", "watch_all", "uc_s")})
       SELECT COALESCE(a.segment, segs.label) AS segment, COALESCE(unique_viewers, 0) AS unique_viewers, COALESCE(watch_time_s, 0) AS watch_time_s,
         COALESCE(messages, 0) AS messages, COALESCE(reactions, 0) AS reactions, COALESCE(unique_chatters, 0) AS unique_chatters
-      FROM a FULL JOIN segs ON segs.label = a.segment`,
+      FROM a FULL JOIN (SELECT DISTINCT label FROM segs) segs ON segs.label = a.segment`,
     params: p,
   };
   return out;

@@ -639,6 +639,67 @@ describe("segments and sessions", () => {
 });
 
 // =====================================================================================
+// A clock that moves on every read
+// =====================================================================================
+// As a real clock does between two lines of code. The go-live, the marks and the end are stored with
+// their own times, and the rollups must use those, not a later read: a viewer joined before the
+// go-live is present at minute 0, watch time per segment adds up to each segment's stored length,
+// and a label marked twice is one segment.
+describe("a clock that moves on every read", () => {
+  class TickingClock extends ManualClock {
+    override now = (): number => this.t++;
+  }
+  const T0 = Date.UTC(2026, 11, 20, 18, 0, 0);
+  const clock = new TickingClock(T0 - 5_000);
+  let s: ChatServer;
+  const open: Viewer[] = [];
+  const tab = tabOpener(() => s, open);
+
+  beforeAll(async () => {
+    s = await startChatServer({ clock, env: TRUSTED });
+  });
+  afterAll(async () => {
+    closeAll(...open);
+    await s?.dispose();
+  });
+
+  test("go-live, marks (A, B, A again) and the end at their stored times", async () => {
+    await s.createStream("tick", SETTINGS);
+    await tab("tick", "tick-v", IP.US);
+    const live = await s.api("POST", "/api/v1/streams/tick/live");
+    expect(live.status).toBe(201);
+    const bid = live.body.id as string;
+    for (const label of ["A", "B", "A"]) {
+      clock.advance(60_000);
+      expect((await s.api("POST", `/api/v1/broadcasts/${bid}/segments`, { label })).status).toBe(201);
+    }
+    clock.advance(60_000);
+    expect((await s.api("POST", "/api/v1/streams/tick/end")).status).toBe(200);
+    await s.app.analytics.flush();
+    const r = (await s.api("GET", `/api/v1/broadcasts/${bid}/report`)).body;
+    const ms = (x: string) => Date.parse(x);
+    const [start, end] = [ms(r.broadcast.started_at), ms(r.broadcast.ended_at)];
+    const [a1, b, a2] = r.segments.map((x: any) => ms(x.started_at));
+    // One viewer present from the go-live to the end.
+    expect(r.retention[0]).toEqual({ minute: 0, present: 1, share: 1 });
+    expect(r.total_watch_time_s).toBeCloseTo((end - start) / 1000, 3);
+    const seg = Object.fromEntries(r.by_segment.map((x: any) => [x.segment ?? "", x]));
+    expect(Object.keys(seg).sort()).toEqual(["", "A", "B"]); // A once, though marked twice
+    expect(seg[""].watch_time_s).toBeCloseTo((a1 - start) / 1000, 3);
+    expect(seg.A.watch_time_s).toBeCloseTo((b - a1 + end - a2) / 1000, 3);
+    expect(seg.B.watch_time_s).toBeCloseTo((a2 - b) / 1000, 3);
+    expect(r.by_segment.map((x: any) => x.unique_viewers)).toEqual([1, 1, 1]);
+    // The series by segment lists each (bucket, segment) once, and adds up to the same total.
+    const rows = (await s.api("GET", `/api/v1/broadcasts/${bid}/series?metric=watch_time_s&bucket_s=60&group_by=segment`)).body.data as any[];
+    const pairs = rows.map((x) => `${x.t} ${x.segment}`);
+    expect(new Set(pairs).size).toBe(pairs.length);
+    expect(rows.reduce((n, x) => n + x.value, 0)).toBeCloseTo((end - start) / 1000, 3);
+    const onlyA = (await s.api("GET", `/api/v1/broadcasts/${bid}/series?metric=watch_time_s&bucket_s=60&segment=A`)).body.data as any[];
+    expect(onlyA.reduce((n, x) => n + x.value, 0)).toBeCloseTo(seg.A.watch_time_s, 3);
+  });
+});
+
+// =====================================================================================
 // Erasure
 // =====================================================================================
 // X (GB) watches [0,60], rejoins at 90 and is still connected when erased at t=120; leaves at 180.

@@ -192,4 +192,24 @@ describe("collector rollups equal the definitions computed from merged sessions"
     expect(rows).toEqual([["uv", 1], ["uv_c", 1], ["uv_s", 1]]);
     expect(c.uniqueChatters("b")).toBe(1);
   });
+
+  test("an erased viewer still connected stays one viewer: not counted again, and rows from then on carry the new id", () => {
+    const S = 1_800_000_000_000;
+    const c = new Collector(W, 1);
+    c.begin("b", "st", S, "", S);
+    c.startSession("s1", 1, "b", "US", "x", S);
+    c.chat("b", "x", 0, S + 1);
+    const first = c.drain(S + 2).agg.filter((r) => r.kind === "uv" || r.kind === "uc").map((r) => [r.kind, r.n]).sort();
+    expect(first).toEqual([["uc", 1], ["uv", 1]]);
+    c.anonymise("x", "erased:1");
+    // The hub still knows the viewer by the old id: another tab and another message.
+    c.startSession("s2", 2, "b", "US", "x", S + 3);
+    c.chat("b", "x", 0, S + 4);
+    const b = c.drain(S + 20_000);
+    expect(b.agg.filter((r) => r.kind.startsWith("u"))).toEqual([]);
+    // One viewer with two tabs: present once at the window starts that followed.
+    expect(b.agg.filter((r) => r.kind === "conc_all").map((r) => [r.bucket - S, r.n])).toEqual([[10_000, 1]]);
+    expect(b.chatters.map((r) => r.viewer_key)).toEqual(["erased:1"]);
+    expect([...new Set(b.sessions.map((r) => r.viewer_key))]).toEqual(["erased:1"]);
+  });
 });

@@ -566,7 +566,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
   }
 
   segmentMarked(stream: StreamRecord, segment: SegmentView): void {
-    this.deps.analytics.segmentMarked(stream, segment.label);
+    this.deps.analytics.segmentMarked(stream, segment.label, Date.parse(segment.started_at));
   }
 
   /** The viewer count of a stream now (0 when nobody is joined). */
