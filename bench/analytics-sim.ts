@@ -13,12 +13,13 @@ import type { StreamRecord } from "../src/streams/index.ts";
 
 /** The part of Analytics the generators call (the hub's and the listeners' calls). */
 export interface Sink {
-  joined(stream: StreamRecord, session: number, viewerKey: string, ip: string): void;
+  /** Returns the session's tap (Hubbub since session 3): the hub keeps it per joined socket and passes it back. */
+  joined(stream: StreamRecord, session: number, viewerKey: string, ip: string): unknown;
   left(stream: StreamRecord, session: number): void;
   /** `sentiment`: as the moderation worker scores a published message (Hubbub since 2026-11-28, session 3). */
-  chat(stream: StreamRecord, viewerKey: string, body: string, sentiment?: number): void;
-  reaction(stream: StreamRecord, viewerKey: string, emoji: string): void;
-  vote(stream: StreamRecord, viewerKey: string, pollId: string, option: number): void;
+  chat(stream: StreamRecord, viewerKey: string, body: string, sentiment?: number, tap?: any): void;
+  reaction(stream: StreamRecord, viewerKey: string, emoji: string, tap?: any): void;
+  vote(stream: StreamRecord, viewerKey: string, pollId: string, option: number, tap?: any): void;
   segmentMarked(stream: StreamRecord, label: string): void;
 }
 
@@ -125,6 +126,7 @@ export class MixedLoad {
   private readonly openSession: Int32Array; // slot -> session number
   private readonly openViewer: Int32Array;
   private readonly openStream: Int32Array;
+  private readonly openTap: unknown[]; // what joined() returned, passed back as the hub does
   private open = 0;
   private nextSession = 1;
   private mixAt = 0;
@@ -147,6 +149,7 @@ export class MixedLoad {
     this.openSession = new Int32Array(maxOpen);
     this.openViewer = new Int32Array(maxOpen);
     this.openStream = new Int32Array(maxOpen);
+    this.openTap = new Array(maxOpen).fill(undefined);
   }
 
   get openSessions(): number {
@@ -163,7 +166,7 @@ export class MixedLoad {
     this.openStream[this.open] = s;
     this.open++;
     this.counts.join++;
-    sink.joined(this.streams[s]!, n, this.viewerKeys[v]!, this.viewerIp[v]!);
+    this.openTap[this.open - 1] = sink.joined(this.streams[s]!, n, this.viewerKeys[v]!, this.viewerIp[v]!);
   }
 
   private leave(sink: Sink): void {
@@ -175,6 +178,7 @@ export class MixedLoad {
     this.openSession[k] = this.openSession[this.open]!;
     this.openViewer[k] = this.openViewer[this.open]!;
     this.openStream[k] = this.openStream[this.open]!;
+    this.openTap[k] = this.openTap[this.open];
     this.counts.leave++;
     sink.left(this.streams[s]!, n);
   }
@@ -199,14 +203,14 @@ export class MixedLoad {
         const key = this.viewerKeys[this.openViewer[k]!]!;
         if (kind === 82 /* R */) {
           this.counts.reaction++;
-          sink.reaction(st, key, pickEmoji(rng.next()));
+          sink.reaction(st, key, pickEmoji(rng.next()), this.openTap[k]);
         } else if (kind === 67 /* C */) {
           this.counts.chat++;
           const line = rng.int(CHAT_LINES.length);
-          sink.chat(st, key, CHAT_LINES[line]!, CHAT_SENTIMENT[line]);
+          sink.chat(st, key, CHAT_LINES[line]!, CHAT_SENTIMENT[line], this.openTap[k]);
         } else {
           this.counts.vote++;
-          sink.vote(st, key, `poll-${this.openStream[k]}`, rng.int(4));
+          sink.vote(st, key, `poll-${this.openStream[k]}`, rng.int(4), this.openTap[k]);
         }
       }
       if (++this.events % this.segmentEvery === 0) {
@@ -352,6 +356,7 @@ export async function simulateBroadcast(
   const viewerIp = Int32Array.from({ length: plan.viewers }, () => rng.int(ips.length));
   const slotOf = new Int32Array(N).fill(-1);
   const open = new Int32Array(N);
+  const taps: unknown[] = new Array(N); // per session, what joined() returned (the hub keeps it per socket)
   let openN = 0;
   const marks = segmentMarks(D);
   let nextMark = 0;
@@ -383,7 +388,7 @@ export async function simulateBroadcast(
         slotOf[i] = openN;
         open[openN++] = i;
         r.joins++;
-        sink.joined(stream, i + 1, viewerKeys[viewer[i]!]!, ips[viewerIp[viewer[i]!]!]!);
+        taps[i] = sink.joined(stream, i + 1, viewerKeys[viewer[i]!]!, ips[viewerIp[viewer[i]!]!]!);
         if (openN > r.peakOpen) r.peakOpen = openN;
         continue;
       }
@@ -405,20 +410,20 @@ export async function simulateBroadcast(
         const i = open[rng.int(openN)]!;
         r.chats++;
         const line = rng.int(CHAT_LINES.length);
-        sink.chat(stream, viewerKeys[viewer[i]!]!, CHAT_LINES[line]!, CHAT_SENTIMENT[line]);
+        sink.chat(stream, viewerKeys[viewer[i]!]!, CHAT_LINES[line]!, CHAT_SENTIMENT[line], taps[i]);
       }
       reactDebt += reactRate[s]!;
       for (; reactDebt >= 1; reactDebt--) {
         const i = open[rng.int(openN)]!;
         r.reactions++;
-        sink.reaction(stream, viewerKeys[viewer[i]!]!, pickEmoji(rng.next()));
+        sink.reaction(stream, viewerKeys[viewer[i]!]!, pickEmoji(rng.next()), taps[i]);
       }
       if (s >= voteFrom && s < voteTo) {
         voteDebt += plan.votes / (voteTo - voteFrom);
         for (; voteDebt >= 1; voteDebt--) {
           const i = open[rng.int(openN)]!;
           r.votes++;
-          sink.vote(stream, viewerKeys[viewer[i]!]!, pollId, rng.int(10) < 5 ? 0 : rng.int(4));
+          sink.vote(stream, viewerKeys[viewer[i]!]!, pollId, rng.int(10) < 5 ? 0 : rng.int(4), taps[i]);
         }
       }
     }

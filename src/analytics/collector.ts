@@ -326,6 +326,15 @@ class Live {
   }
 }
 
+/**
+ * A viewer's state in a live broadcast, for callers that keep it between events (the hub keeps one
+ * per joined socket): their events then skip the lookups. Opaque outside this file.
+ */
+export interface Handle {
+  readonly l: Live;
+  readonly v: Viewer;
+}
+
 export class Collector {
   private live = new Map<string, Live>();
   private changed = new Set<SessionRow>(); // started or ended since the last drain
@@ -370,6 +379,17 @@ export class Collector {
     l.segmentBegan = true;
   }
 
+  /** The viewer's state in a live broadcast (null when it is not live here). */
+  handle(broadcastId: string, viewerKey: string): Handle | null {
+    const l = this.live.get(broadcastId);
+    return l && !l.ended ? { l, v: l.viewer(viewerKey) } : null;
+  }
+
+  /** Whether a kept handle still stands for this broadcast (it ends; a new one begins). */
+  static fresh(h: Handle | null, broadcastId: string): h is Handle {
+    return h !== null && h.l.id === broadcastId && !h.l.ended;
+  }
+
   /** A reaction or a vote, in the country of the viewer's latest session. */
   count(broadcastId: string, viewerKey: string, kind: "reaction" | "vote", key: string, at: number): void {
     const l = this.live.get(broadcastId);
@@ -378,10 +398,20 @@ export class Collector {
     this.events++;
   }
 
+  countBy(h: Handle, kind: "reaction" | "vote", key: string, at: number): void {
+    if (h.l.ended) return;
+    h.l.add(this.bucket(at), h.v.country, h.l.segment, kind, key, 1, 0);
+    this.events++;
+  }
+
   chat(broadcastId: string, viewerKey: string, sentiment: number, at: number): void {
-    const l = this.live.get(broadcastId);
-    if (!l || l.ended) return;
-    const v = l.viewer(viewerKey);
+    const h = this.handle(broadcastId, viewerKey);
+    if (h) this.chatBy(h, sentiment, at);
+  }
+
+  chatBy(h: Handle, sentiment: number, at: number): void {
+    const { l, v } = h;
+    if (l.ended) return;
     const country = v.country;
     const b = this.bucket(at);
     l.add(b, country, l.segment, "chat", "", 1, sentiment);
@@ -393,9 +423,9 @@ export class Collector {
   }
 
   /** A session (the hub's number `session`, stored as `id`) starts. */
-  startSession(id: string, session: number, broadcastId: string, country: string, viewerKey: string, at: number): void {
+  startSession(id: string, session: number, broadcastId: string, country: string, viewerKey: string, at: number): Handle | null {
     const l = this.live.get(broadcastId);
-    if (!l || l.ended || l.sessions.has(session)) return;
+    if (!l || l.ended || l.sessions.has(session)) return null;
     const t = l.moveTo(at);
     const v = l.viewer(viewerKey);
     v.country = country;
@@ -421,6 +451,7 @@ export class Collector {
       g.count++;
     }
     l.fresh.push([v, country]);
+    return { l, v };
   }
 
   /** Ends a session; returns false when there was none (the viewer joined outside a broadcast). */

@@ -11,7 +11,7 @@ import { iso, type Clock } from "../runtime/time.ts";
 import type { BroadcastRecord, StreamRecord } from "../streams/index.ts";
 import type { FromAnalytics, ToAnalytics } from "./analytics.worker.ts";
 import { encodeBatch, renameViewer, type WireBatch } from "./batch.ts";
-import { Collector, type Prior } from "./collector.ts";
+import { Collector, type Handle, type Prior } from "./collector.ts";
 import { countryOf } from "./geo.ts";
 import { METRICS, type Metric, type Scope } from "./queries.ts";
 import { sentimentOf } from "./sentiment.ts";
@@ -33,10 +33,17 @@ export interface AnalyticsOptions {
   };
 }
 
-interface Present {
+/**
+ * A socket's stay in a stream as analytics sees it: handed to the hub at join and passed back with
+ * that socket's events, so that they skip looking the viewer up (a cache miss or several per event
+ * with a large audience; bench/RESULTS.md, issue 6). Opaque to the hub.
+ */
+export interface Tap {
   viewerKey: string;
   country: string;
+  handle: Handle | null; // the viewer's state in the stream's live broadcast, once known
 }
+type Present = Tap;
 
 interface LiveStream {
   broadcastId: string;
@@ -150,16 +157,17 @@ export class Analytics {
   // ---- capture (called by the socket hub and the chat/poll listeners) ----
 
   /** A socket joined a stream: a session starts now if the stream is live, or when it goes live. */
-  joined(stream: StreamRecord, session: number, viewerKey: string, ip: string): void {
-    const country = countryOf(ip);
+  joined(stream: StreamRecord, session: number, viewerKey: string, ip: string): Tap {
+    const tap: Tap = { viewerKey, country: countryOf(ip), handle: null };
     let m = this.present.get(stream.id);
     if (!m) this.present.set(stream.id, (m = new Map()));
-    m.set(session, { viewerKey, country });
+    m.set(session, tap);
     const l = this.liveOf(stream);
     if (l) {
-      this.collector.startSession(this.sessionId(session, l.broadcastId), session, l.broadcastId, country, viewerKey, this.o.clock.now());
+      tap.handle = this.collector.startSession(this.sessionId(session, l.broadcastId), session, l.broadcastId, tap.country, viewerKey, this.o.clock.now());
       l.peak = Math.max(l.peak, this.concurrentOf(stream.slug)); // the hub tracked the joiner already
     }
+    return tap;
   }
 
   left(stream: StreamRecord, session: number): void {
@@ -183,7 +191,7 @@ export class Analytics {
     }
     const started = this.liveOf(stream);
     if (started && !l) {
-      for (const [session, p] of this.present.get(stream.id) ?? []) this.collector.startSession(this.sessionId(session, started.broadcastId), session, started.broadcastId, p.country, p.viewerKey, started.since);
+      for (const [session, p] of this.present.get(stream.id) ?? []) p.handle = this.collector.startSession(this.sessionId(session, started.broadcastId), session, started.broadcastId, p.country, p.viewerKey, started.since);
     }
   }
 
@@ -196,32 +204,43 @@ export class Analytics {
   }
 
   /** `sentiment`: the moderation worker scores published messages; others (approved later, the inline fallback) are scored here. */
-  chat(stream: StreamRecord, viewerKey: string, body: string, sentiment?: number): void {
+  chat(stream: StreamRecord, viewerKey: string, body: string, sentiment?: number, tap?: Tap): void {
     const l = this.liveOf(stream);
     if (!l) return;
     const s = sentiment ?? sentimentOf(body);
     const now = this.o.clock.now();
-    this.collector.chat(l.broadcastId, viewerKey, s, now);
+    const h = this.handleOf(l, viewerKey, tap);
+    if (h) this.collector.chatBy(h, s, now);
     this.tick(l, now);
     l.chatPerSec[0]!++;
     l.messages++;
     l.sentimentSum += s;
   }
 
-  reaction(stream: StreamRecord, viewerKey: string, emoji: string): void {
+  reaction(stream: StreamRecord, viewerKey: string, emoji: string, tap?: Tap): void {
     const l = this.liveOf(stream);
     if (!l) return;
     const now = this.o.clock.now();
-    this.collector.count(l.broadcastId, viewerKey, "reaction", emoji, now);
+    const h = this.handleOf(l, viewerKey, tap);
+    if (h) this.collector.countBy(h, "reaction", emoji, now);
     this.tick(l, now);
     l.reactPerSec[0]!++;
     l.reactions++;
   }
 
-  vote(stream: StreamRecord, viewerKey: string, pollId: string, option: number): void {
+  vote(stream: StreamRecord, viewerKey: string, pollId: string, option: number, tap?: Tap): void {
     const l = this.liveOf(stream);
     if (!l) return;
-    this.collector.count(l.broadcastId, viewerKey, "vote", `${pollId}:${option}`, this.o.clock.now());
+    const h = this.handleOf(l, viewerKey, tap);
+    if (h) this.collector.countBy(h, "vote", `${pollId}:${option}`, this.o.clock.now());
+  }
+
+  /** The viewer's state in the live broadcast: the tap's when it is current, else looked up (and kept in the tap). */
+  private handleOf(l: LiveStream, viewerKey: string, tap?: Tap): Handle | null {
+    if (tap && Collector.fresh(tap.handle, l.broadcastId) && tap.viewerKey === viewerKey) return tap.handle;
+    const h = this.collector.handle(l.broadcastId, viewerKey);
+    if (tap && tap.viewerKey === viewerKey) tap.handle = h;
+    return h;
   }
 
   /** Unique per process start, socket join and broadcast (a viewer may stay joined across two broadcasts). */

@@ -27,6 +27,8 @@ export interface ChatSender {
   badges: string[];
   member: boolean;
   role: "viewer" | "moderator" | "creator";
+  /** The caller's own handle for where the message came from, given back with `published` (chat never reads it). */
+  origin?: unknown;
 }
 
 export type SendReply = { status: "published"; seq: number; visible_at?: string } | { status: "held"; held_id: string };
@@ -34,7 +36,7 @@ export type SendReply = { status: "published"; seq: number; visible_at?: string 
 export interface ChatListener {
   /** `sender`: the viewer id or guest key that sent it (a guest's messages carry no id). */
   /** `sentiment`: scored by the moderation worker when it was (analytics scores it otherwise). */
-  published(stream: StreamRecord, msg: MessageView, sender: string, sentiment?: number): void;
+  published(stream: StreamRecord, msg: MessageView, sender: string, sentiment?: number, origin?: unknown): void;
   deleted(stream: StreamRecord, seqs: number[]): void;
   cleared(stream: StreamRecord, userId: string | null): void;
   notice(stream: StreamRecord, viewerId: string, payload: Record<string, unknown>): void;
@@ -75,6 +77,7 @@ interface Delayed {
   deleted: boolean;
   sender: string;
   sentiment?: number;
+  origin?: unknown;
 }
 
 interface StreamChat {
@@ -291,15 +294,15 @@ export class Chat {
     });
     if (answer.status === "published") {
       const view: MessageView = { seq: answer.seq, id, user: { id: sender.viewerId, name: sender.name, badges: sender.badges }, body: body.value, reply_to: replyTo, mentions, at: iso(now) };
-      this.committed(stream, st, view, visibleAt, sender.key, decision.sentiment);
+      this.committed(stream, st, view, visibleAt, sender.key, decision.sentiment, sender.origin);
     }
     return ok(answer);
   }
 
   /** After commit: becomes visible (broadcast) now or at visible_at, always in seq order. */
-  private committed(stream: StreamRecord, st: StreamChat, view: MessageView, visibleAt: number, sender: string, sentiment?: number): void {
+  private committed(stream: StreamRecord, st: StreamChat, view: MessageView, visibleAt: number, sender: string, sentiment?: number, origin?: unknown): void {
     st.latestSeq = Math.max(st.latestSeq, view.seq);
-    st.delayed.push({ seq: view.seq, visibleAt, view, deleted: false, sender, sentiment });
+    st.delayed.push({ seq: view.seq, visibleAt, view, deleted: false, sender, sentiment, origin });
     if (st.delayed.length > 1) st.delayed.sort((a, b) => a.seq - b.seq);
     this.drain(stream, st);
   }
@@ -310,7 +313,7 @@ export class Chat {
       const d = st.delayed.shift()!;
       st.visibleSeq = Math.max(st.visibleSeq, d.seq);
       st.lastHistory = null;
-      if (!d.deleted) this.listener.published(stream, d.view, d.sender, d.sentiment); // only the slug is read: it never changes
+      if (!d.deleted) this.listener.published(stream, d.view, d.sender, d.sentiment, d.origin); // only the slug is read: it never changes
     }
     if (st.timer) clearTimeout(st.timer);
     st.timer = null;

@@ -1,5 +1,6 @@
 // Per-socket state, kept small on purpose: it lives in ws.data for every open socket, and memory per
 // idle viewer is a benchmarked budget (bench/RESULTS.md).
+import type { Tap } from "../../analytics/index.ts";
 import type { ViewerIdentity } from "../../identity/viewer-token.ts";
 import type { Room } from "./room.ts";
 
@@ -9,6 +10,7 @@ export interface Channel {
   room: Room | null; // stream channels
   phxRef: string | null; // presence meta of a signed-in viewer in that room
   session: number; // analytics session of a stream channel (0 for other topics)
+  tap: Tap | null; // analytics' handle for this stay, passed back with its events
 }
 
 /** Joins per socket: a burst for page loads with many topics, then a steady rate. */

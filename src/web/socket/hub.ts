@@ -22,7 +22,7 @@ import { Room } from "./room.ts";
 import type { Reactions, ReactionsListener, ReactionsPayload } from "../../reactions/index.ts";
 import { REACTIONS } from "../../reactions/events.ts";
 import type { Polls, PollsListener, PollView } from "../../polls/index.ts";
-import type { Analytics } from "../../analytics/index.ts";
+import type { Analytics, Tap } from "../../analytics/index.ts";
 import { POLL_CLOSE, POLL_OPEN, POLL_UPDATE } from "../../polls/events.ts";
 
 export type WS = ServerWebSocket<Conn>;
@@ -241,7 +241,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     if (!c.viewer) return this.error(ws, f, "unauthenticated", "sign in to join your user topic");
     if (c.viewer.id !== userId) return this.error(ws, f, "forbidden", "a viewer may join only their own user topic");
     if (Object.keys(f.payload).length > 0) return this.error(ws, f, "invalid_payload", "user topics take no params");
-    c.channels.push({ topic: f.topic, joinRef: f.joinRef, room: null, phxRef: null, session: 0 });
+    c.channels.push({ topic: f.topic, joinRef: f.joinRef, room: null, phxRef: null, session: 0, tap: null });
     ws.subscribe(f.topic);
     this.m.joins.inc();
     this.reply(ws, f.joinRef, f.ref, f.topic, "ok", {});
@@ -260,14 +260,14 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     }
     const s = room.stream;
     const me = this.me(c, s);
-    const ch: Channel = { topic: f.topic, joinRef: f.joinRef, room, phxRef: null, session: this.nextSession++ };
+    const ch: Channel = { topic: f.topic, joinRef: f.joinRef, room, phxRef: null, session: this.nextSession++, tap: null };
     c.channels.push(ch);
     room.members++;
     if (c.viewer) {
       ch.phxRef = (this.nextPhxRef++).toString(36);
       room.presence.track(c.viewer.id, { phx_ref: ch.phxRef, name: c.viewer.name, badges: c.viewer.badges, online_at: this.onlineAt() });
     } else room.presence.trackGuest();
-    this.deps.analytics.joined(s, ch.session, this.senderKey(c), c.ip);
+    ch.tap = this.deps.analytics.joined(s, ch.session, this.senderKey(c), c.ip);
     this.dirty.add(room);
     ws.subscribe(f.topic);
     this.m.joins.inc();
@@ -363,7 +363,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
         const key = this.senderKey(c);
         const r = this.deps.reactions.send(room.stream, { key, viewerId: c.viewer?.id ?? null }, f.payload);
         this.m.reactions.inc(1, { status: r.ok ? "accepted" : r.code });
-        if (r.ok) this.deps.analytics.reaction(room.stream, key, f.payload.emoji as string);
+        if (r.ok) this.deps.analytics.reaction(room.stream, key, f.payload.emoji as string, ch.tap ?? undefined);
         return this.answer(ws, ch.joinRef, f, r);
       }
       case "poll:vote": {
@@ -375,7 +375,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
           .vote(s, { key, viewerId: c.viewer?.id ?? null }, f.payload)
           .then((r) => {
             this.m.votes.inc(1, { status: r.ok ? "accepted" : r.code });
-            if (r.ok) this.deps.analytics.vote(room.stream, key, f.payload.poll_id as string, f.payload.option as number);
+            if (r.ok) this.deps.analytics.vote(room.stream, key, f.payload.poll_id as string, f.payload.option as number, ch.tap ?? undefined);
             this.answer(ws, joinRef, f, r);
           })
           .catch((e) => {
@@ -407,6 +407,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
           badges: c.viewer?.badges ?? [],
           member: c.viewer?.member ?? false,
           role: this.roleOf(c, s).role,
+          origin: ch.tap ?? undefined,
         };
         const joinRef = ch.joinRef;
         this.deps.chat
@@ -509,10 +510,10 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
 
   // ---- chat listener: broadcasts after commit ----
 
-  published(stream: StreamRecord, msg: MessageView, sender: string, sentiment?: number): void {
+  published(stream: StreamRecord, msg: MessageView, sender: string, sentiment?: number, origin?: unknown): void {
     this.broadcast(`stream:${stream.slug}`, CHAT_NEW, msg);
     // The room's record is the current one (chat's may be from before a delay or an approval).
-    this.deps.analytics.chat(this.rooms.get(stream.slug)?.stream ?? stream, sender, msg.body, sentiment);
+    this.deps.analytics.chat(this.rooms.get(stream.slug)?.stream ?? stream, sender, msg.body, sentiment, origin as Tap | undefined);
   }
 
   deleted(stream: StreamRecord, seqs: number[]): void {
