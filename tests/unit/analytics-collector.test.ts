@@ -212,4 +212,22 @@ describe("collector rollups equal the definitions computed from merged sessions"
     expect(b.chatters.map((r) => r.viewer_key)).toEqual(["erased:1"]);
     expect([...new Set(b.sessions.map((r) => r.viewer_key))]).toEqual(["erased:1"]);
   });
+
+  test("counts stay exact past the fast path's id ranges (600 countries, 20,000 emoji keys, a clock far behind)", () => {
+    const S = 1_800_000_000_000;
+    const c = new Collector(W, 1);
+    c.begin("b", "st", S, "", S);
+    for (let i = 0; i < 600; i++) c.startSession(`s${i}`, i, "b", `C${i}`, `v${i}`, S);
+    for (let rep = 0; rep < 2; rep++) for (let i = 0; i < 600; i++) c.count("b", `v${i}`, "reaction", "🔥", S + 1);
+    for (let k = 0; k < 20_000; k++) c.count("b", "v0", "vote", `poll:${k}`, S + 2);
+    c.count("b", "v1", "reaction", "🔥", S - 20_000 * W); // a clock step far back: still counted
+    const rows = c.drain(S + 3).agg;
+    const reactions = new Map<string, number>();
+    for (const r of rows) if (r.kind === "reaction") reactions.set(r.country, (reactions.get(r.country) ?? 0) + r.n);
+    expect(reactions.size).toBe(600);
+    expect([...reactions].filter(([country, n]) => n !== (country === "C1" ? 3 : 2))).toEqual([]);
+    const votes = rows.filter((r) => r.kind === "vote");
+    expect(new Set(votes.map((r) => r.key)).size).toBe(20_000);
+    expect(votes.reduce((n, r) => n + r.n, 0)).toBe(20_000);
+  });
 });
