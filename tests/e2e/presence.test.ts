@@ -6,6 +6,7 @@ import type { Channel, Socket } from "phoenix";
 import { connect, join, Presence, push } from "../support/phoenix.ts";
 import { removeDir, startTestServer, type TestServer } from "../support/server.ts";
 import { deferred, waitFor } from "../support/wait.ts";
+import { prng } from "../support/prng.ts";
 
 let s: TestServer;
 const sockets: Socket[] = [];
@@ -121,16 +122,9 @@ describe("join storm across presence_list_max", () => {
 
 // ---- T12: model-based churn ----
 
-/** mulberry32: a tiny seeded PRNG, so a failing sequence can be replayed with HUBBUB_TEST_SEED. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A seeded PRNG (tests/support/prng.ts), so a failing sequence can be replayed with HUBBUB_TEST_SEED. */
+function seeded(seed: number) {
+  const next = prng(seed);
   return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: T[]) => xs[Math.floor(next() * xs.length)]! };
 }
 
@@ -150,7 +144,7 @@ function joined(c: Client, what: string) {
 describe("T12 presence churn (model-based)", () => {
   test("random join / leave / reconnect / crash: after quiescence presence equals the model", async () => {
     const seed = Number(process.env.HUBBUB_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const rnd = prng(seed);
+    const rnd = seeded(seed);
     const log: string[] = [];
     try {
       const slug = "churn-1";

@@ -8,6 +8,7 @@ import { Database } from "bun:sqlite";
 import { join as joinPath } from "node:path";
 import type { Channel, Socket } from "phoenix";
 import { connect, join } from "./phoenix.ts";
+import { prng } from "./prng.ts";
 import { spawnServer, type ServerProcess } from "./process-server.ts";
 import { removeDir, tempDir } from "./server.ts";
 import { waitFor } from "./wait.ts";
@@ -97,17 +98,6 @@ export async function spawnOwnServer(o: Parameters<typeof spawnServer>[0] = {}):
   throw new Error(`the spawned server never owned its port:\n${last}`);
 }
 
-/** mulberry32: a small seeded PRNG, so a failing run can be repeated with its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Outcome = { kind: "ok"; response: any } | { kind: "error"; response: any } | { kind: "lost" } | { kind: "timeout" };
 

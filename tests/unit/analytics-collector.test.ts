@@ -6,19 +6,10 @@
 // sessions gives (the definitions in the README).
 import { describe, expect, test } from "bun:test";
 import { Collector, type AggRow } from "../../src/analytics/collector.ts";
+import { prng } from "../support/prng.ts";
 
 const W = 10_000;
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Ev =
   | { k: "join"; t: number; id: string; viewer: string; country: string }
@@ -29,7 +20,7 @@ type Ev =
   | { k: "drain"; t: number };
 
 function script(seed: number) {
-  const r = rng(seed);
+  const r = prng(seed);
   const pick = <T,>(a: T[]) => a[Math.floor(r() * a.length)]!;
   const S = 1_800_000_000_000 + Math.floor(r() * 1000) * 1000 + (r() < 0.5 ? 0 : Math.floor(r() * 999));
   const viewers = Array.from({ length: 2 + Math.floor(r() * 6) }, (_, i) => `v${i}`);
