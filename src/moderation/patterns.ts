@@ -143,7 +143,14 @@ export function patternStage(text: string, n: Normalized, s: ModerationSettings)
   }
   // Distinct places: the dataset has several patterns for some words, and one word is one profanity.
   // Numbers standing alone are blanked first: the matcher's leetspeak would read "viewer 455" as "ass".
-  const forMatcher = n.plain.replace(/(?<![\p{L}\p{N}])[\p{N}.,:]+(?![\p{L}\p{N}])/gu, (m) => " ".repeat(m.length));
+  // So are timestamps and ids (a token with six digits or more, and more digits than letters:
+  // "T1795856290394.455Z"); leetspeak words carry a few digits among letters ("a55h0le").
+  const forMatcher = n.plain
+    .replace(/\S+/gu, (t) => {
+      const digits = t.replace(/\P{N}/gu, "").length;
+      return digits >= 6 && digits > t.replace(/\P{L}/gu, "").length ? " ".repeat(t.length) : t;
+    })
+    .replace(/(?<![\p{L}\p{N}])[\p{N}.,:]+(?![\p{L}\p{N}])/gu, (m) => " ".repeat(m.length));
   const matches = new Set(profanity.getAllMatches(forMatcher).map((m) => m.startIndex)).size;
   if (matches > 0) r.scores.profanity = matches >= 2 ? 0.95 : 0.8;
   Object.assign(r.scores, spamScores(text));

@@ -88,6 +88,8 @@ const CLEAN = [
   "I'll be there at 5pm", "see you at 10:30", "GG well played everyone", "can you play that song again?",
   "my score is 1337 points", "Grand Theft Auto 5", "Hello from Zürich", "Привет всем", "こんにちは",
   "this stream is great, love it", "what time does the next match start",
+  // Timestamps and ids: digits the matcher's leetspeak could read as letters ("455" as "ass").
+  "T1795856290394.455Z viewer 5 says nice play", "at 2026-11-28T11:00:00.455Z it froze", "ticket #A-7714558 closed", "build 1.4.5-r455011 is out",
 ];
 
 describe("normalize: evasions meet the rules", () => {
