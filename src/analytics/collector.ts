@@ -249,6 +249,26 @@ export class Collector {
     l.ended = true;
   }
 
+  /**
+   * A viewer whose key is never seen again (a guest's socket closed: guests are one viewer per
+   * socket): their state goes, so that a 24/7 broadcast does not keep every guest it ever had. Events
+   * already on their way hold the state itself (a tap, a delayed message) and still count once; a held
+   * message approved after the socket closed would count its sender as a new chatter.
+   */
+  forget(viewerKey: string): void {
+    for (const l of this.live.values()) {
+      const v = l.viewers.get(viewerKey);
+      if (!v || v.open > 0) continue;
+      l.viewers.delete(viewerKey);
+      if (l.viewers.get(v.key) === v) l.viewers.delete(v.key); // (an erased viewer's other key)
+    }
+  }
+
+  /** How many viewers a live broadcast keeps state for (tests, metrics). */
+  trackedViewers(broadcastId: string): number {
+    return new Set(this.live.get(broadcastId)?.viewers.values() ?? []).size;
+  }
+
   /** Live numbers kept here: unique chatters so far (this run's and, once read, earlier runs'). */
   uniqueChatters(broadcastId: string): number {
     return this.live.get(broadcastId)?.seen.chatters ?? 0;

@@ -180,6 +180,16 @@ export class Analytics {
     if (l) this.collector.endSession(l.broadcastId, session, this.o.clock.now());
   }
 
+  /** A guest's socket closed: their key is never used again (see Collector.forget). */
+  guestGone(viewerKey: string): void {
+    this.collector.forget(viewerKey);
+  }
+
+  /** Viewers a live broadcast keeps state for in memory (tests, metrics). */
+  trackedViewers(broadcastId: string): number {
+    return this.collector.trackedViewers(broadcastId);
+  }
+
   /** The stream's record changed: a broadcast may have started or ended. */
   streamChanged(stream: StreamRecord): void {
     const l = this.live.get(stream.id);

@@ -599,6 +599,25 @@ describe("segments and sessions", () => {
     expect(pick(await s.api("GET", `/api/v1/broadcasts/${b2}/report`))).toEqual({ status: 200, unique: 1, watch: 90, peak: 1, messages: 1, chatters: 1 });
   });
 
+  test("a guest's socket closing frees what analytics kept for them; a signed-in viewer's stays; counts stay", async () => {
+    await s.createStream("seg-guests", SETTINGS);
+    at(300);
+    const b = await goLive("seg-guests");
+    const guest = await tab("seg-guests", null, IP.GB);
+    const member = await tab("seg-guests", "guests-m", IP.US);
+    await react(guest, "🔥");
+    expect(s.app.analytics.trackedViewers(b)).toBe(2);
+    at(320); // (both watched 20 s: a stay of no time would not make a viewer)
+    guest.v.close();
+    await waitFor("the guest's state dropped", () => s.app.analytics.trackedViewers(b) === 1);
+    member.v.close(); // (signed in: the same viewer may come back, so their state is kept)
+    at(360);
+    expect((await s.api("POST", "/api/v1/streams/seg-guests/end")).status).toBe(200);
+    await s.app.analytics.flush();
+    const r = (await s.api("GET", `/api/v1/broadcasts/${b}/report`)).body;
+    expect({ unique: r.unique_viewers, reactions: r.reactions.total }).toEqual({ unique: 2, reactions: 1 });
+  });
+
   test("a viewer's two tabs from different countries still count once for concurrency and watch time", async () => {
     // W's tab 1 from the US [0,120], tab 2 from GB [60,180]; end at 180: one viewer, peak 1, 180 s.
     await s.createStream("seg-tabs", SETTINGS);

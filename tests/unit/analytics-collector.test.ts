@@ -221,4 +221,23 @@ describe("collector rollups equal the definitions computed from merged sessions"
     expect(new Set(votes.map((r) => r.key)).size).toBe(20_000);
     expect(votes.reduce((n, r) => n + r.n, 0)).toBe(20_000);
   });
+
+  test("a guest gone for good is forgotten (a 24/7 broadcast does not keep every guest); counts stay", () => {
+    const S = 1_800_000_000_000;
+    const c = new Collector(W, 1);
+    c.begin("b", "st", S, "", S);
+    for (let i = 0; i < 100; i++) {
+      c.startSession(`g${i}`, i, "b", "US", `guest:boot:${i}`, S + i);
+      c.chat("b", `guest:boot:${i}`, 0, S + i);
+    }
+    c.startSession("v", 1000, "b", "US", "viewer-1", S + 200);
+    for (let i = 0; i < 100; i++) c.endSession("b", i, S + 300 + i);
+    expect(c.trackedViewers("b")).toBe(101);
+    for (let i = 0; i < 100; i++) c.forget(`guest:boot:${i}`);
+    c.forget("viewer-1"); // still present: kept
+    expect(c.trackedViewers("b")).toBe(1);
+    const rows = c.drain(S + 10_000).agg;
+    const sum = (k: string) => rows.filter((r) => r.kind === k).reduce((n, r) => n + r.n, 0);
+    expect([sum("uv"), sum("uc"), sum("chat")]).toEqual([101, 100, 100]);
+  });
 });

@@ -142,8 +142,11 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     const c = ws.data;
     c.closing = true;
     this.sockets.delete(ws);
+    const joinedStreams = c.channels.some((ch) => ch.room !== null);
     for (const ch of c.channels) this.untrack(c, ch);
     c.channels = [];
+    // A guest is one viewer per socket: analytics may drop what it kept for them.
+    if (!c.viewer && joinedStreams) this.deps.analytics.guestGone(this.senderKey(c));
     if (c.viewer) {
       const e = this.byViewer.get(c.viewer.id);
       if (e === ws) this.byViewer.delete(c.viewer.id);
