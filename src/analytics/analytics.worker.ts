@@ -175,7 +175,9 @@ serveWorker<ToAnalytics>(
           // the first appearances (who was a viewer or chatter already) start from it.
           const q = seedSql(m.scope, m.beforeFlush, m.sessionPrefix);
           const a = (await rows(c, q.counts))[0] ?? {};
-          const prior = (await rows(c, q.prior)).map((r) => [r.dim, r.value, r.viewer_key]);
+          // As columns: one small array per row would cost the receiving socket thread far more.
+          const found = await rows(c, q.prior);
+          const prior = { dim: found.map((r) => r.dim), value: found.map((r) => r.value), viewer: found.map((r) => r.viewer_key) };
           return { ...a, prior };
         }));
       case "probe":

@@ -76,8 +76,12 @@ export interface FlushBatch {
   events: number;
 }
 
-/** What earlier runs of the server stored for a broadcast still live: its first appearances. */
-export type Prior = Array<[Dim, string, string]>; // dim, value (country or segment, "" for overall), viewer
+/** What earlier runs of the server stored for a broadcast still live: its first appearances, as columns. */
+export interface Prior {
+  dim: Dim[];
+  value: string[]; // country or segment ("" for the overall dimensions)
+  viewer: string[];
+}
 
 /**
  * A viewer's state in a live broadcast, for callers that keep it between events (the hub keeps one
@@ -116,11 +120,21 @@ export class Collector {
   /** Earlier runs stored part of this broadcast: appearances wait for `prior()` before they count. */
   awaitPrior(broadcastId: string): void {
     const l = this.live.get(broadcastId);
-    if (l) l.seen.pending ??= [];
+    if (l) l.seen.pending ??= new Map();
+  }
+
+  /** Earlier runs' appearances, rows `from` to `to`; then `priorDone`. */
+  priorRows(broadcastId: string, rows: Prior, from = 0, to = rows.dim.length): void {
+    this.live.get(broadcastId)?.priorRows(rows, from, to);
+  }
+
+  priorDone(broadcastId: string): void {
+    this.live.get(broadcastId)?.priorDone();
   }
 
   prior(broadcastId: string, rows: Prior): void {
-    this.live.get(broadcastId)?.prior(rows);
+    this.priorRows(broadcastId, rows);
+    this.priorDone(broadcastId);
   }
 
   segment(broadcastId: string, label: string, at: number): void {

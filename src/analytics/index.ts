@@ -76,6 +76,7 @@ export interface LiveMetrics {
 }
 
 const STOP_FLUSH_TIMEOUT_MS = 15_000;
+const PRIOR_SLICE = 20_000; // earlier runs' appearances handled per event-loop turn
 
 function unavailable(e: unknown): Refusal {
   return refuse("unavailable", `analytics could not answer: ${(e as Error)?.message ?? e}`);
@@ -319,7 +320,13 @@ export class Analytics {
         l.sentimentSum += s.sentiment;
         l.reactions += s.reactions;
         l.peak = Math.max(l.peak, s.peak);
-        this.collector.prior(b.id, s.prior);
+        // In slices, with the event loop turning in between: a huge broadcast's earlier viewers must
+        // not hold the socket thread while everyone reconnects.
+        for (let i = 0; i < s.prior.dim.length; i += PRIOR_SLICE) {
+          this.collector.priorRows(b.id, s.prior, i, Math.min(s.prior.dim.length, i + PRIOR_SLICE));
+          await new Promise((r) => setImmediate(r));
+        }
+        this.collector.priorDone(b.id);
         l.seeding = null;
         return;
       } catch (e) {

@@ -58,7 +58,8 @@ const VALUED: readonly Dim[] = ["uv_c", "uv_s", "uc_c", "uc_s"];
 /** First appearances per dimension and value since the last drain; held back while earlier runs are read. */
 class Appearances {
   private fresh = new Map<Dim, Map<string, number>>(DIMS.map((d) => [d, new Map()]));
-  pending: Array<[Dim, string, Viewer]> | null = null;
+  /** While earlier runs are read: this run's first appearances, per viewer, not counted yet. */
+  pending: Map<Viewer, Array<[Dim, string]>> | null = null;
   chatters = 0; // viewers counted as chatters (this run's and earlier runs')
 
   /** Counts `v` in `dim` (and `value`) unless already counted. */
@@ -73,8 +74,11 @@ class Appearances {
       if (list.includes(value)) return;
       list.push(value);
     }
-    if (this.pending) this.pending.push([dim, value, v]);
-    else this.bump(dim, value);
+    if (this.pending) {
+      const held = this.pending.get(v);
+      if (held) held.push([dim, value]);
+      else this.pending.set(v, [[dim, value]]);
+    } else this.bump(dim, value);
   }
 
   bump(dim: Dim, value: string): void {
@@ -272,14 +276,21 @@ export class Live {
     this.fresh = [];
   }
 
-  /** Earlier runs' appearances are known: those met again are not new; the rest held back are. */
-  prior(rows: Prior): void {
-    const pending = this.seen.pending ?? [];
-    this.seen.pending = null;
-    const before = new Set(rows.map(([d, val, k]) => `${d}\u0000${val}\u0000${k}`));
-    for (const [d, val, v] of pending) if (!before.has(`${d}\u0000${val}\u0000${v.key}`)) this.seen.bump(d, val);
-    for (const [d, val, k] of rows) {
-      const v = this.viewer(k);
+  /**
+   * Earlier runs' appearances, rows `from` to `to` (a huge broadcast's come in slices, so that the
+   * socket thread is never held long): each marks its viewer as already counted, and one of this
+   * run's held back meets it and is dropped.
+   */
+  priorRows(p: Prior, from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const d = p.dim[i]!;
+      const val = p.value[i]!;
+      const v = this.viewer(p.viewer[i]!);
+      const held = this.seen.pending?.get(v);
+      if (held) {
+        const j = held.findIndex((x) => x[0] === d && x[1] === val);
+        if (j >= 0) held.splice(j, 1);
+      }
       if (d === "uv") v.seen |= SEEN_UV;
       else if (d === "uc") {
         if (!(v.seen & SEEN_UC)) this.seen.chatters++;
@@ -289,5 +300,12 @@ export class Live {
         if (!list.includes(val)) list.push(val);
       }
     }
+  }
+
+  /** Every earlier row has been read: what this run held back and did not meet there counts now. */
+  priorDone(): void {
+    const pending = this.seen.pending;
+    this.seen.pending = null;
+    for (const held of pending?.values() ?? []) for (const [d, val] of held) this.seen.bump(d, val);
   }
 }

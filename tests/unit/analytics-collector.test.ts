@@ -5,7 +5,7 @@
 // and every minute, the peak, and the first appearances must equal what merging each viewer's
 // sessions gives (the definitions in the README).
 import { describe, expect, test } from "bun:test";
-import { Collector, type AggRow } from "../../src/analytics/collector.ts";
+import { Collector, type AggRow, type Prior } from "../../src/analytics/collector.ts";
 import { prng } from "../support/prng.ts";
 
 const W = 10_000;
@@ -178,10 +178,18 @@ describe("collector rollups equal the definitions computed from merged sessions"
     c.chat("b", "old", 0, S + 1);
     const early = c.drain(S + 1000).agg.filter((r) => r.kind.startsWith("u"));
     expect(early).toEqual([]); // nothing counted before the earlier runs are known
-    c.prior("b", [["uv", "", "old"], ["uv_c", "US", "old"], ["uv_s", "", "old"], ["uc", "", "old"], ["uc_c", "US", "old"], ["uc_s", "", "old"]]);
+    // Earlier runs knew "old" (in two slices, as the door hands them over), and "gone" who has not come back.
+    const prior = { dim: ["uv", "uv_c", "uv_s", "uc", "uc_c", "uc_s", "uv"], value: ["", "US", "", "", "US", "", ""], viewer: ["old", "old", "old", "old", "old", "old", "gone"] } as Prior;
+    c.priorRows("b", prior, 0, 3);
+    c.chat("b", "new", 0, S + 1500); // (new was joined: a first chat while the rest is still read)
+    c.priorRows("b", prior, 3, 7);
+    c.priorDone("b");
     const rows = c.drain(S + 2000).agg.filter((r) => r.kind.startsWith("u")).map((r) => [r.kind, r.n]).sort();
-    expect(rows).toEqual([["uv", 1], ["uv_c", 1], ["uv_s", 1]]);
-    expect(c.uniqueChatters("b")).toBe(1);
+    expect(rows).toEqual([["uc", 1], ["uc_c", 1], ["uc_s", 1], ["uv", 1], ["uv_c", 1], ["uv_s", 1]]);
+    expect(c.uniqueChatters("b")).toBe(2);
+    // "gone" comes back: not a new viewer.
+    c.startSession("s3", 3, "b", "US", "gone", S + 3000);
+    expect(c.drain(S + 5000).agg.filter((r) => r.kind === "uv")).toEqual([]);
   });
 
   test("an erased viewer still connected stays one viewer: not counted again, and rows from then on carry the new id", () => {
