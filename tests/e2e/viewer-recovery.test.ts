@@ -93,7 +93,9 @@ test("a deletion made while the page was away reaches it through the recovery's 
   await ctx.setOffline(true);
   bots.pop()!.close();
   s = await s.restart();
-  await page.locator('body[data-conn="reconnecting"]').waitFor({ timeout: 20_000 });
+  // Usually the server's close reaches the page at once; when the offline switch wins that race,
+  // the page finds out from its heartbeat (every 30 s; a missed reply closes the socket): up to ~60 s.
+  await page.locator('body[data-conn="reconnecting"]').waitFor({ timeout: 90_000 });
   expect((await s.api("POST", `/api/v1/streams/${SLUG}/moderation`, { action: "delete", seq: doomed.seq })).status).toBe(200);
   const ch2 = await botJoin();
   const fresh = await ch2.publish("sent while you were away");
@@ -103,4 +105,4 @@ test("a deletion made while the page was away reaches it through the recovery's 
   expect(shown.some((m) => m.seq === doomed.seq)).toBe(false);
   expect(shown.filter((m) => m.seq === fresh.seq)).toHaveLength(1);
   await ctx.close();
-});
+}, 150_000);
