@@ -158,22 +158,10 @@ export class Collector {
   }
 
   /** A reaction or a vote, in the country of the viewer's latest session. */
-  count(broadcastId: string, viewerKey: string, kind: "reaction" | "vote", key: string, at: number): void {
-    const l = this.live.get(broadcastId);
-    if (!l || l.ended) return;
-    l.countEvent(this.bucket(at), l.countryOf(viewerKey), kind, key, 0);
-    this.events++;
-  }
-
   countBy(h: Handle, kind: "reaction" | "vote", key: string, at: number): void {
     if (h.l.ended) return;
     h.l.countEvent(this.bucket(at), h.v.country, kind, key, 0);
     this.events++;
-  }
-
-  chat(broadcastId: string, viewerKey: string, sentiment: number, at: number): void {
-    const h = this.handle(broadcastId, viewerKey);
-    if (h) this.chatBy(h, sentiment, at);
   }
 
   chatBy(h: Handle, sentiment: number, at: number): void {

@@ -43,7 +43,6 @@ export interface Tap {
   country: string;
   handle: Handle | null; // the viewer's state in the stream's live broadcast, once known
 }
-type Present = Tap;
 
 interface LiveStream {
   broadcastId: string;
@@ -87,7 +86,7 @@ type Request = ToAnalytics extends infer U ? (U extends { id: number } ? Omit<U,
 
 export class Analytics {
   private collector: Collector;
-  private present = new Map<string, Map<number, Present>>(); // stream id -> session no -> who
+  private present = new Map<string, Map<number, Tap>>(); // stream id -> session no -> who
   private live = new Map<string, LiveStream>(); // stream id -> its live broadcast
   private unflushed: WireBatch[] = [];
   private failed = new Set<number>(); // ids of unflushed batches the worker could not store

@@ -154,11 +154,6 @@ export class Live {
     return v;
   }
 
-  /** The country of a viewer's latest session ("" when they have none in this broadcast). */
-  countryOf(key: string): string {
-    return this.viewers.get(key)?.country ?? "";
-  }
-
   gauge(country: string): Gauge {
     let g = this.byCountry.get(country);
     if (!g) this.byCountry.set(country, (g = new Gauge(this.w, this.instant)));

@@ -66,17 +66,13 @@ export function threadsNamed(prefix: string): number[] {
  */
 export class BackgroundThreads {
   private done = new Set<number>();
-  lowered = 0;
 
   constructor(private prefixes: string[], private nice = BACKGROUND_NICE) {}
 
   /** Lowers the calling thread too. */
   lowerSelf(): void {
     const tid = currentThreadId();
-    if (tid !== null && !this.done.has(tid) && lowerThread(tid, this.nice)) {
-      this.done.add(tid);
-      this.lowered++;
-    }
+    if (tid !== null && !this.done.has(tid) && lowerThread(tid, this.nice)) this.done.add(tid);
   }
 
   refresh(): void {
@@ -84,7 +80,7 @@ export class BackgroundThreads {
       for (const tid of threadsNamed(p)) {
         if (this.done.has(tid)) continue;
         this.done.add(tid);
-        if (lowerThread(tid, this.nice)) this.lowered++;
+        lowerThread(tid, this.nice);
       }
     }
   }

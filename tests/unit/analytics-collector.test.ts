@@ -10,6 +10,10 @@ import { prng } from "../support/prng.ts";
 
 const W = 10_000;
 
+/** An event of a viewer, as the door sends it: through the viewer's handle in broadcast "b". */
+const chat = (c: Collector, viewer: string, sentiment: number, at: number) => c.chatBy(c.handle("b", viewer)!, sentiment, at);
+const count = (c: Collector, viewer: string, kind: "reaction" | "vote", key: string, at: number) => c.countBy(c.handle("b", viewer)!, kind, key, at);
+
 
 type Ev =
   | { k: "join"; t: number; id: string; viewer: string; country: string }
@@ -62,7 +66,7 @@ function play(S: number, E: number, events: Ev[]) {
     if (e.k === "join") c.startSession(e.id, Number(e.id.slice(1)), "b", e.country, e.viewer, e.t);
     else if (e.k === "leave") c.endSession("b", Number(e.id.slice(1)), e.t);
     else if (e.k === "mark") c.segment("b", e.label, e.t);
-    else if (e.k === "chat") c.chat("b", e.viewer, 0, e.t);
+    else if (e.k === "chat") chat(c, e.viewer, 0, e.t);
     else if (e.k === "tick") c.tick(e.t);
     else rows.push(...c.drain(e.t).agg);
   }
@@ -175,13 +179,13 @@ describe("collector rollups equal the definitions computed from merged sessions"
     c.awaitPrior("b");
     c.startSession("s1", 1, "b", "US", "old", S);
     c.startSession("s2", 2, "b", "US", "new", S);
-    c.chat("b", "old", 0, S + 1);
+    chat(c, "old", 0, S + 1);
     const early = c.drain(S + 1000).agg.filter((r) => r.kind.startsWith("u"));
     expect(early).toEqual([]); // nothing counted before the earlier runs are known
     // Earlier runs knew "old" (in two slices, as the door hands them over), and "gone" who has not come back.
     const prior = { dim: ["uv", "uv_c", "uv_s", "uc", "uc_c", "uc_s", "uv"], value: ["", "US", "", "", "US", "", ""], viewer: ["old", "old", "old", "old", "old", "old", "gone"] } as Prior;
     c.priorRows("b", prior, 0, 3);
-    c.chat("b", "new", 0, S + 1500); // (new was joined: a first chat while the rest is still read)
+    chat(c, "new", 0, S + 1500); // (new was joined: a first chat while the rest is still read)
     c.priorRows("b", prior, 3, 7);
     c.priorDone("b");
     const rows = c.drain(S + 2000).agg.filter((r) => r.kind.startsWith("u")).map((r) => [r.kind, r.n]).sort();
@@ -197,13 +201,13 @@ describe("collector rollups equal the definitions computed from merged sessions"
     const c = new Collector(W, 1);
     c.begin("b", "st", S, "", S);
     c.startSession("s1", 1, "b", "US", "x", S);
-    c.chat("b", "x", 0, S + 1);
+    chat(c, "x", 0, S + 1);
     const first = c.drain(S + 2).agg.filter((r) => r.kind === "uv" || r.kind === "uc").map((r) => [r.kind, r.n]).sort();
     expect(first).toEqual([["uc", 1], ["uv", 1]]);
     c.anonymise("x", "erased:1");
     // The hub still knows the viewer by the old id: another tab and another message.
     c.startSession("s2", 2, "b", "US", "x", S + 3);
-    c.chat("b", "x", 0, S + 4);
+    chat(c, "x", 0, S + 4);
     const b = c.drain(S + 20_000);
     expect(b.agg.filter((r) => r.kind.startsWith("u"))).toEqual([]);
     // One viewer with two tabs: present once at the window starts that followed.
@@ -217,9 +221,9 @@ describe("collector rollups equal the definitions computed from merged sessions"
     const c = new Collector(W, 1);
     c.begin("b", "st", S, "", S);
     for (let i = 0; i < 600; i++) c.startSession(`s${i}`, i, "b", `C${i}`, `v${i}`, S);
-    for (let rep = 0; rep < 2; rep++) for (let i = 0; i < 600; i++) c.count("b", `v${i}`, "reaction", "🔥", S + 1);
-    for (let k = 0; k < 20_000; k++) c.count("b", "v0", "vote", `poll:${k}`, S + 2);
-    c.count("b", "v1", "reaction", "🔥", S - 20_000 * W); // a clock step far back: still counted
+    for (let rep = 0; rep < 2; rep++) for (let i = 0; i < 600; i++) count(c, `v${i}`, "reaction", "🔥", S + 1);
+    for (let k = 0; k < 20_000; k++) count(c, "v0", "vote", `poll:${k}`, S + 2);
+    count(c, "v1", "reaction", "🔥", S - 20_000 * W); // a clock step far back: still counted
     const rows = c.drain(S + 3).agg;
     const reactions = new Map<string, number>();
     for (const r of rows) if (r.kind === "reaction") reactions.set(r.country, (reactions.get(r.country) ?? 0) + r.n);
@@ -236,7 +240,7 @@ describe("collector rollups equal the definitions computed from merged sessions"
     c.begin("b", "st", S, "", S);
     for (let i = 0; i < 100; i++) {
       c.startSession(`g${i}`, i, "b", "US", `guest:boot:${i}`, S + i);
-      c.chat("b", `guest:boot:${i}`, 0, S + i);
+      chat(c, `guest:boot:${i}`, 0, S + i);
     }
     c.startSession("v", 1000, "b", "US", "viewer-1", S + 200);
     for (let i = 0; i < 100; i++) c.endSession("b", i, S + 300 + i);
