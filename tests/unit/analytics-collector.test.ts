@@ -3,9 +3,10 @@
 // sharing an instant), segment marks (two in one instant too), chat, clock ticks and drains at random
 // moments. Watch time per window x segment and per window x country, presence at every window start
 // and every minute, the peak, and the first appearances must equal what merging each viewer's
-// sessions gives (the definitions in the README).
+// sessions gives (the definitions in the README); chat, reactions and votes per window x country x
+// segment x key, the chatter rows and the session rows must equal the script's events.
 import { describe, expect, test } from "bun:test";
-import { Collector, type AggRow, type Prior } from "../../src/analytics/collector.ts";
+import { Collector, type AggRow, type ChatterRow, type Prior, type SessionRow } from "../../src/analytics/collector.ts";
 import { prng } from "../support/prng.ts";
 
 const W = 10_000;
@@ -19,7 +20,8 @@ type Ev =
   | { k: "join"; t: number; id: string; viewer: string; country: string }
   | { k: "leave"; t: number; id: string }
   | { k: "mark"; t: number; label: string }
-  | { k: "chat"; t: number; viewer: string }
+  | { k: "chat"; t: number; viewer: string; sentiment: number }
+  | { k: "react"; t: number; viewer: string; kind: "reaction" | "vote"; key: string }
   | { k: "tick"; t: number }
   | { k: "drain"; t: number };
 
@@ -49,7 +51,8 @@ function script(seed: number) {
       events.push({ k: "leave", t, id: open[j]!.id });
       open.splice(j, 1);
     } else if (y < 0.72) events.push({ k: "mark", t, label: `seg${marks++ % 3}` });
-    else if (y < 0.85) events.push({ k: "chat", t, viewer: pick(viewers) });
+    else if (y < 0.8) events.push({ k: "chat", t, viewer: pick(viewers), sentiment: Math.floor(r() * 7) - 3 });
+    else if (y < 0.87) events.push(r() < 0.7 ? { k: "react", t, viewer: pick(viewers), kind: "reaction", key: pick(["🔥", "❤️", "😂"]) } : { k: "react", t, viewer: pick(viewers), kind: "vote", key: `p1:${Math.floor(r() * 3)}` });
     else if (y < 0.93) events.push({ k: "tick", t });
     else events.push({ k: "drain", t });
   }
@@ -61,17 +64,28 @@ function script(seed: number) {
 function play(S: number, E: number, events: Ev[]) {
   const c = new Collector(W, 1);
   const rows: AggRow[] = [];
+  const chatterRows: ChatterRow[] = [];
+  const sessionRows = new Map<string, SessionRow>(); // the latest row of each session
   c.begin("b", "st", S, "", S);
   for (const e of events) {
     if (e.k === "join") c.startSession(e.id, Number(e.id.slice(1)), "b", e.country, e.viewer, e.t);
     else if (e.k === "leave") c.endSession("b", Number(e.id.slice(1)), e.t);
     else if (e.k === "mark") c.segment("b", e.label, e.t);
-    else if (e.k === "chat") chat(c, e.viewer, 0, e.t);
+    else if (e.k === "chat") chat(c, e.viewer, e.sentiment, e.t);
+    else if (e.k === "react") count(c, e.viewer, e.kind, e.key, e.t);
     else if (e.k === "tick") c.tick(e.t);
-    else rows.push(...c.drain(e.t).agg);
+    else {
+      const d = c.drain(e.t);
+      rows.push(...d.agg);
+      chatterRows.push(...d.chatters);
+      for (const x of d.sessions) sessionRows.set(x.session_id, x);
+    }
   }
   c.finish("b", E);
-  rows.push(...c.drain(E).agg);
+  const last = c.drain(E);
+  rows.push(...last.agg);
+  chatterRows.push(...last.chatters);
+  for (const x of last.sessions) sessionRows.set(x.session_id, x);
   const sum = new Map<string, number>();
   let peak = 0;
   for (const x of rows) {
@@ -79,7 +93,16 @@ function play(S: number, E: number, events: Ev[]) {
     else if (x.kind === "watch" || x.kind === "watch_all") add(sum, `${x.kind}|${x.bucket}|${x.kind === "watch" ? x.country : x.segment}`, x.total);
     else if (x.kind === "conc" || x.kind === "conc_all" || x.kind === "present") add(sum, `${x.kind}|${x.bucket}|${x.kind === "conc" ? x.country : x.segment}`, x.n);
     else if (x.kind.startsWith("u")) add(sum, `${x.kind}|${x.kind.endsWith("_c") ? x.country : x.kind.endsWith("_s") ? x.segment : ""}`, x.n);
+    else if (x.kind === "chat" || x.kind === "reaction" || x.kind === "vote" || x.kind === "join" || x.kind === "leave") {
+      add(sum, `${x.kind}|${x.bucket}|${x.country}|${x.segment}|${x.key}`, x.n);
+      add(sum, `${x.kind}-total|${x.bucket}|${x.country}|${x.segment}|${x.key}`, x.total);
+    }
   }
+  for (const x of chatterRows) {
+    add(sum, `chatter|${x.viewer_key}|${x.bucket}|${x.country}|${x.segment}`, x.messages);
+    add(sum, `chatter-sentiment|${x.viewer_key}|${x.bucket}|${x.country}|${x.segment}`, x.sentiment_sum);
+  }
+  for (const x of sessionRows.values()) add(sum, `session|${x.session_id}|${x.viewer_key}|${x.country}|${x.segment}|${x.joined_at}`, x.left_at ?? -1);
   return { sum, peak };
 }
 
@@ -92,24 +115,43 @@ function brute(S: number, E: number, events: Ev[]) {
   const sessions = new Map<string, { viewer: string; country: string; a: number; b: number }>();
   const marks: Array<{ t: number; label: string }> = [];
   const chats: Array<{ viewer: string; country: string; segment: string }> = [];
+  const sum = new Map<string, number>();
   let label = "";
   const countryOf = new Map<string, string>(); // a chat counts in the country of the viewer's latest session
+  const sessionSegment = new Map<string, string>();
+  const left = new Set<string>();
   for (const e of events) {
     if (e.k === "join") {
       sessions.set(e.id, { viewer: e.viewer, country: e.country, a: e.t, b: E });
+      sessionSegment.set(e.id, label);
+      add(sum, `join|${e.t - (e.t % W)}|${e.country}|${label}|`, 1);
       countryOf.set(e.viewer, e.country);
     }
-    else if (e.k === "leave") sessions.get(e.id)!.b = e.t;
+    else if (e.k === "leave") {
+      sessions.get(e.id)!.b = e.t;
+      add(sum, `leave|${e.t - (e.t % W)}|${sessions.get(e.id)!.country}|${label}|`, 1);
+      left.add(e.id);
+    }
     else if (e.k === "mark") {
       marks.push({ t: e.t, label: e.label });
       label = e.label;
-    } else if (e.k === "chat") chats.push({ viewer: e.viewer, country: countryOf.get(e.viewer) ?? "", segment: label });
+    } else if (e.k === "chat") {
+      const country = countryOf.get(e.viewer) ?? "";
+      chats.push({ viewer: e.viewer, country, segment: label });
+      // Per-event counts per window x country x segment (x key), and one row per chatter per window.
+      add(sum, `chat|${e.t - (e.t % W)}|${country}|${label}|`, 1);
+      add(sum, `chat-total|${e.t - (e.t % W)}|${country}|${label}|`, e.sentiment);
+      add(sum, `chatter|${e.viewer}|${e.t - (e.t % W)}|${country}|${label}`, 1);
+      add(sum, `chatter-sentiment|${e.viewer}|${e.t - (e.t % W)}|${country}|${label}`, e.sentiment);
+    } else if (e.k === "react") add(sum, `${e.kind}|${e.t - (e.t % W)}|${countryOf.get(e.viewer) ?? ""}|${label}|${e.key}`, 1);
   }
+  for (const [id, x] of sessions) if (!left.has(id)) add(sum, `leave|${E - (E % W)}|${x.country}|${label}|`, 1); // ended with the broadcast
+  // Each session's row: who, from where, in which segment it began, when it began and ended.
+  for (const [id, x] of sessions) add(sum, `session|${id}|${x.viewer}|${x.country}|${sessionSegment.get(id)}|${x.a}`, x.b);
   const all = [...sessions.values()];
   const segmentAt = (x: number) => marks.filter((m) => m.t <= x).at(-1)?.label ?? "";
   // Present at x: a session with a <= x < b (a leave and a join at one instant: the leave first).
   const present = (x: number, keep: (s: (typeof all)[number]) => boolean = () => true) => new Set(all.filter((s) => keep(s) && s.a <= x && x < s.b).map((s) => s.viewer)).size;
-  const sum = new Map<string, number>();
   const countries = [...new Set(all.map((s) => s.country))];
   const times = new Set<number>([S, E, ...events.map((e) => e.t), ...marks.map((m) => m.t)]);
   for (let b = Math.ceil(S / W) * W; b < E; b += W) times.add(b);
@@ -147,7 +189,7 @@ function brute(S: number, E: number, events: Ev[]) {
   return { sum, peak };
 }
 
-const sorted = (m: Map<string, number>) => [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+const sorted = (m: Map<string, number>) => [...m].filter(([, v]) => v !== 0).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 
 describe("collector rollups equal the definitions computed from merged sessions", () => {
   test("400 random broadcasts", () => {
