@@ -1,6 +1,7 @@
 // In-memory aggregation of viewer events, per broadcast, bucketed by the aggregation window. Every
-// event is a map increment here; `drain()` hands everything gathered since the last flush to the
-// DuckDB worker as a few rows. Pure data: no timers, no I/O.
+// event is a counter increment here (live.ts keeps them in a flat typed table); `drain()` hands
+// everything gathered since the last flush to the DuckDB worker as a few rows. Pure data: no
+// timers, no I/O.
 //
 // The report and the series read rollups kept here as the events happen, not the raw sessions: with
 // one DuckDB thread, recomputing each viewer's merged presence from a million sessions takes seconds,
@@ -19,7 +20,8 @@
 // - sessions: one row per viewer session (a socket's stay in a stream during a broadcast), written
 //   when it starts and again when it ends, so a crash loses at most one flush interval.
 
-import { Live, type Viewer } from "./live.ts";
+import { Ids } from "./counts.ts";
+import { D, K, Live, type Session, type Viewer } from "./live.ts";
 
 export type Kind =
   | "join" | "leave" | "chat" | "reaction" | "vote"
@@ -87,14 +89,13 @@ export interface Prior {
  * A viewer's state in a live broadcast, for callers that keep it between events (the hub keeps one
  * per joined socket): their events then skip the lookups. Opaque outside this file.
  */
-export interface Handle {
-  readonly l: Live;
-  readonly v: Viewer;
-}
+export type Handle = Viewer;
 
 export class Collector {
   private live = new Map<string, Live>();
-  private changed = new Set<SessionRow>(); // started or ended since the last drain
+  private countries = new Ids([""]);
+  private changed: Session[] = []; // started or ended since the last drain
+  private gen = 1;
   private openSessions = 0;
   private events = 0;
   private nextId: number;
@@ -114,7 +115,9 @@ export class Collector {
 
   /** A broadcast is live (first seen by this run of the server): its running state starts at `at`. */
   begin(broadcastId: string, streamId: string, startedAt: number, segment: string, at: number): void {
-    if (!this.live.has(broadcastId)) this.live.set(broadcastId, new Live(broadcastId, streamId, startedAt, segment, at, this.windowMs));
+    if (this.live.has(broadcastId)) return;
+    const l = new Live(broadcastId, streamId, startedAt, segment, at, this.windowMs, this.countries);
+    this.live.set(broadcastId, l);
   }
 
   /** Earlier runs stored part of this broadcast: appearances wait for `prior()` before they count. */
@@ -142,14 +145,13 @@ export class Collector {
     if (!l || l.ended) return;
     const t = l.moveTo(at);
     l.advanceEveryGauge(t);
-    l.segment = label;
-    l.segmentBegan = true;
+    l.setSegment(label);
   }
 
   /** The viewer's state in a live broadcast (null when it is not live here). */
   handle(broadcastId: string, viewerKey: string): Handle | null {
     const l = this.live.get(broadcastId);
-    return l && !l.ended ? { l, v: l.viewer(viewerKey) } : null;
+    return l && !l.ended ? l.viewer(viewerKey) : null;
   }
 
   /** Whether a kept handle still stands for this broadcast (it ends; a new one begins). */
@@ -158,23 +160,29 @@ export class Collector {
   }
 
   /** A reaction or a vote, in the country of the viewer's latest session. */
-  countBy(h: Handle, kind: "reaction" | "vote", key: string, at: number): void {
-    if (h.l.ended) return;
-    h.l.countEvent(this.bucket(at), h.v.country, kind, key, 0);
+  countBy(v: Handle, kind: "reaction" | "vote", key: string, at: number): void {
+    const l = v.l;
+    if (l.ended) return;
+    l.count(this.bucket(at), kind === "reaction" ? K.reaction : K.vote, v.c, l.seg, l.keys.id(key), 1, 0);
     this.events++;
   }
 
-  chatBy(h: Handle, sentiment: number, at: number): void {
-    const { l, v } = h;
+  chatBy(v: Handle, sentiment: number, at: number): void {
+    const l = v.l;
     if (l.ended) return;
-    const country = v.country;
     const b = this.bucket(at);
-    l.countEvent(b, country, "chat", "", sentiment);
+    l.count(b, K.chat, v.c, l.seg, 0, 1, sentiment);
     this.events++;
-    l.seen.mark(v, "uc", "");
-    l.seen.mark(v, "uc_c", country);
-    l.seen.mark(v, "uc_s", l.segment);
-    l.chatter(b, v, country, sentiment);
+    l.seen.mark(v, D.uc, 0);
+    l.seen.mark(v, D.uc_c, v.c);
+    l.seen.mark(v, D.uc_s, l.seg);
+    l.chatter(b, v, v.c, sentiment);
+  }
+
+  private queue(s: Session): void {
+    if (s.queued === this.gen) return;
+    s.queued = this.gen;
+    this.changed.push(s);
   }
 
   /** A session (the hub's number `session`, stored as `id`) starts. */
@@ -183,30 +191,18 @@ export class Collector {
     if (!l || l.ended || l.sessions.has(session)) return null;
     const t = l.moveTo(at);
     const v = l.viewer(viewerKey);
-    v.country = country;
+    const c = this.countries.id(country);
+    v.c = c;
     // (times as the rollups take them: a clock step back counts as no time)
     const row: SessionRow = { session_id: id, broadcast_id: broadcastId, stream_id: l.streamId, viewer_key: v.key, country, segment: l.segment, joined_at: t, left_at: null, last_seen: t };
-    l.sessions.set(session, row);
+    const s: Session = { row, v, c, queued: 0 };
+    l.sessions.set(session, s);
     this.openSessions++;
-    this.changed.add(row);
-    l.add(this.bucket(t), country, l.segment, "join", "", 1, 0);
+    this.queue(s);
+    l.count(this.bucket(t), K.join, c, l.seg, 0, 1, 0);
     this.events++;
-    if (v.open++ === 0) {
-      l.advanceAll(t);
-      l.all.count++;
-      v.present = true;
-      l.present.add(v);
-    }
-    const inCountry = v.openIn.find((e) => e[0] === country);
-    if (inCountry) inCountry[1]++;
-    else {
-      v.openIn.push([country, 1]);
-      const g = l.gauge(country);
-      l.advanceCountry(country, g, t);
-      g.count++;
-    }
-    l.fresh.push([v, country]);
-    return { l, v };
+    l.arrive(v, c, t);
+    return v;
   }
 
   /** Ends a session; returns false when there was none (the viewer joined outside a broadcast). */
@@ -217,26 +213,12 @@ export class Collector {
     l.sessions.delete(session);
     this.openSessions--;
     const t = l.moveTo(at);
-    s.left_at = Math.max(t, s.joined_at);
-    s.last_seen = s.left_at;
-    this.changed.add(s);
-    l.add(this.bucket(t), s.country, l.segment, "leave", "", 1, 0);
+    s.row.left_at = Math.max(t, s.row.joined_at);
+    s.row.last_seen = s.row.left_at;
+    this.queue(s);
+    l.count(this.bucket(t), K.leave, s.c, l.seg, 0, 1, 0);
     this.events++;
-    const v = l.viewers.get(s.viewer_key);
-    if (!v) return true;
-    const k = v.openIn.findIndex((e) => e[0] === s.country);
-    if (k >= 0 && --v.openIn[k]![1] === 0) {
-      v.openIn.splice(k, 1);
-      const g = l.gauge(s.country);
-      l.advanceCountry(s.country, g, t);
-      g.count--;
-    }
-    if (--v.open === 0) {
-      l.advanceAll(t);
-      l.all.count--;
-      v.present = false;
-      l.present.delete(v);
-    }
+    l.depart(s.v, s.c, t);
     return true;
   }
 
@@ -283,16 +265,15 @@ export class Collector {
 
   /** A viewer's data is erased: their rows still in memory get an anonymous key. */
   anonymise(viewerKey: string, replacement: string): void {
-    for (const s of this.changed) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
+    for (const s of this.changed) if (s.row.viewer_key === viewerKey) s.row.viewer_key = replacement;
     for (const l of this.live.values()) {
-      for (const s of l.sessions.values()) if (s.viewer_key === viewerKey) s.viewer_key = replacement;
-      for (const r of l.chatters) if (r.viewer_key === viewerKey) r.viewer_key = replacement;
+      for (const s of l.sessions.values()) if (s.row.viewer_key === viewerKey) s.row.viewer_key = replacement;
       // The viewer may still be connected, and the hub knows them by the old id: the same state
-      // stays reachable under it (not counted again), while rows from now on carry the new one.
+      // stays reachable under it (not counted again). Chatter rows not drained yet read the key at
+      // the drain, so they carry the new one too.
       const v = l.viewers.get(viewerKey);
       if (v) {
         v.key = replacement;
-        v.chatRow = null;
         l.viewers.set(replacement, v);
       }
     }
@@ -310,15 +291,15 @@ export class Collector {
   drain(now: number, touchPrefix: string | null = null): FlushBatch {
     this.tick(now);
     const sessions: SessionRow[] = [];
-    for (const s of this.changed) {
-      if (s.left_at === null) s.last_seen = Math.max(s.last_seen, now);
-      sessions.push({ ...s });
+    for (const { row } of this.changed) {
+      if (row.left_at === null) row.last_seen = Math.max(row.last_seen, now);
+      sessions.push({ ...row });
     }
     const agg: AggRow[] = [];
     const chatters: ChatterRow[] = [];
     for (const [id, l] of this.live) {
       for (const [dim, value, n] of l.seen.take()) {
-        l.add(this.bucket(now), dim.endsWith("_c") ? value : "", dim.endsWith("_s") ? value : "", dim, "", n, 0);
+        l.count(this.bucket(now), K[dim], dim.endsWith("_c") ? value : 0, dim.endsWith("_s") ? value : 0, 0, n, 0);
       }
       const taken = l.takeRows();
       for (const r of taken.rows) agg.push(r);
@@ -328,7 +309,8 @@ export class Collector {
     }
     const touch = touchPrefix !== null && this.openSessions > 0 ? { prefix: touchPrefix, now } : null;
     const batch: FlushBatch = { id: this.nextId++, agg, chatters, sessions, touch, events: this.events };
-    this.changed = new Set();
+    this.changed = [];
+    this.gen++;
     this.events = 0;
     return batch;
   }

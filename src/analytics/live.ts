@@ -1,9 +1,23 @@
 // One live broadcast's running state, kept by the Collector (collector.ts): the viewers (one state
-// object each), presence gauges, first appearances, and the rows gathered since the last drain.
+// object each), presence gauges, first appearances, and the counts gathered since the last drain.
 // Pure data: no timers, no I/O.
+//
+// Built for the socket thread's cache: countries, segments and keys are small ids, counts live in a
+// flat typed table (counts.ts), chatter rows in columns, the viewers present in an array. With a
+// large audience each JS Map or Set operation cost ~0.5-1 µs of cache misses on this kind of machine,
+// and a join did a dozen of them (bench/RESULTS.md, issue 6).
 import type { AggRow, ChatterRow, Dim, Kind, Prior, SessionRow } from "./collector.ts";
+import { Counts, Ids } from "./counts.ts";
 
+/** Kinds as numbers in the counts table (their order is not stored anywhere). */
+export const KINDS: readonly Kind[] = ["join", "leave", "chat", "reaction", "vote", "watch", "watch_all", "conc", "conc_all", "peak", "present", "uv", "uv_c", "uv_s", "uc", "uc_c", "uc_s"];
+export const K = Object.fromEntries(KINDS.map((k, i) => [k, i])) as Record<Kind, number>;
+
+/** First-appearance dimensions, encoded with their value as `dim + 8 * id`. */
 const DIMS: readonly Dim[] = ["uv", "uv_c", "uv_s", "uc", "uc_c", "uc_s"];
+export const D = { uv: 0, uv_c: 1, uv_s: 2, uc: 3, uc_c: 4, uc_s: 5 } as const;
+const SEEN_UV = 1;
+const SEEN_UC = 2;
 
 /** A presence count over time: integrated into watch time, sampled at window boundaries. */
 class Gauge {
@@ -11,20 +25,21 @@ class Gauge {
   private lastT: number;
   private nextBoundary: number;
 
-  constructor(private w: number, at: number) {
+  /** `country`: its id, or -1 for everyone. */
+  constructor(private w: number, at: number, readonly country: number) {
     this.lastT = at;
     this.nextBoundary = Math.ceil(at / w) * w;
   }
 
   /** Moves to `t` (events at `t` not applied yet): watch time per window, samples at boundaries before `t`. */
-  advance(t: number, watch: (bucket: number, ms: number) => void, sample: (boundary: number, n: number) => void): void {
+  advance(t: number, l: Live): void {
     if (t <= this.lastT) return;
     if (this.count > 0) {
-      for (; this.nextBoundary < t; this.nextBoundary += this.w) sample(this.nextBoundary, this.count);
+      for (; this.nextBoundary < t; this.nextBoundary += this.w) l.sampled(this.country, this.nextBoundary, this.count);
       for (let a = this.lastT; a < t; ) {
         const b = a - (a % this.w);
         const e = Math.min(t, b + this.w);
-        watch(b, (e - a) * this.count);
+        l.watched(this.country, b, (e - a) * this.count);
         a = e;
       }
     } else if (this.nextBoundary < t) this.nextBoundary = Math.ceil(t / this.w) * this.w;
@@ -34,115 +49,110 @@ class Gauge {
 
 /**
  * One viewer in one broadcast: their country (of their latest session), their presence, what they
- * have already been counted as (first appearances), and their current chatter row. Every event of
- * a viewer needs one map lookup to find this; with a million viewers, the per-dimension sets and
- * maps this replaced cost the socket thread several cache misses per event (bench, issue 6).
+ * have already been counted as (first appearances), and their current chatter row. The hub keeps it
+ * per joined socket (the analytics handle), so a viewer's events find it without a lookup.
  */
 export interface Viewer {
   key: string;
-  country: string;
+  readonly l: Live;
+  c: number; // country id of their latest session
   open: number; // open sessions
-  openIn: Array<[string, number]>; // open sessions per country (nearly always one entry)
-  present: boolean;
+  openIn: number[]; // open sessions per country: [country id, sessions, ...] (nearly always one pair)
+  at: number; // index in Live.present, -1 when not present
   seen: number; // bit flags: SEEN_*
-  seenIn: string[][] | null; // per VALUED dimension: the countries / segments already counted in (made on first use)
-  chatRow: ChatterRow | null;
-  chatGen: number; // the drain generation chatRow belongs to (rows handed over are not added to)
+  seenIn: number[] | null; // valued dimensions already counted in, as dim + 8 * id (made on first use)
+  chatAt: number; // index of their chatter row in this generation's columns
+  chatGen: number; // the drain generation chatAt belongs to
 }
 
-const SEEN_UV = 1;
-const SEEN_UC = 2;
-/** Dimensions with a value, in their slot order in Viewer.seenIn. */
-const VALUED: readonly Dim[] = ["uv_c", "uv_s", "uc_c", "uc_s"];
+/** An open (or just ended) session: its row, its viewer and country id, and the drain generation it was queued for. */
+export interface Session {
+  row: SessionRow;
+  v: Viewer;
+  c: number;
+  queued: number;
+}
 
 /** First appearances per dimension and value since the last drain; held back while earlier runs are read. */
 class Appearances {
-  private fresh = new Map<Dim, Map<string, number>>(DIMS.map((d) => [d, new Map()]));
+  private fresh = new Map<number, number>(); // dim + 8 * id -> viewers
   /** While earlier runs are read: this run's first appearances, per viewer, not counted yet. */
-  pending: Map<Viewer, Array<[Dim, string]>> | null = null;
+  pending: Map<Viewer, number[]> | null = null;
   chatters = 0; // viewers counted as chatters (this run's and earlier runs')
 
-  /** Counts `v` in `dim` (and `value`) unless already counted. */
-  mark(v: Viewer, dim: Dim, value: string): void {
-    if (dim === "uv" || dim === "uc") {
-      const bit = dim === "uv" ? SEEN_UV : SEEN_UC;
+  /** Counts `v` in `dim` (and the value `id`) unless already counted. */
+  mark(v: Viewer, dim: number, id: number): void {
+    const e = dim + 8 * id;
+    if (dim === D.uv || dim === D.uc) {
+      const bit = dim === D.uv ? SEEN_UV : SEEN_UC;
       if (v.seen & bit) return;
       v.seen |= bit;
-      if (dim === "uc") this.chatters++;
+      if (dim === D.uc) this.chatters++;
     } else {
-      const list = (v.seenIn ??= [[], [], [], []])[VALUED.indexOf(dim)]!;
-      if (list.includes(value)) return;
-      list.push(value);
+      const list = (v.seenIn ??= []);
+      if (list.includes(e)) return;
+      list.push(e);
     }
     if (this.pending) {
       const held = this.pending.get(v);
-      if (held) held.push([dim, value]);
-      else this.pending.set(v, [[dim, value]]);
-    } else this.bump(dim, value);
+      if (held) held.push(e);
+      else this.pending.set(v, [e]);
+    } else this.bump(e);
   }
 
-  bump(dim: Dim, value: string): void {
-    const m = this.fresh.get(dim)!;
-    m.set(value, (m.get(value) ?? 0) + 1);
+  bump(e: number): void {
+    this.fresh.set(e, (this.fresh.get(e) ?? 0) + 1);
   }
 
-  take(): Array<[Dim, string, number]> {
-    const out: Array<[Dim, string, number]> = [];
-    for (const [d, m] of this.fresh) {
-      for (const [v, n] of m) out.push([d, v, n]);
-      m.clear();
-    }
+  /** (dim, value id, viewers) since the last call. */
+  take(): Array<[Dim, number, number]> {
+    const out: Array<[Dim, number, number]> = [];
+    for (const [e, n] of this.fresh) out.push([DIMS[e % 8]!, Math.floor(e / 8), n]);
+    this.fresh.clear();
     return out;
   }
 }
 
-/** A small id for `s` (assigned on first use), or -1 once `limit` ids are taken. */
-function smallId(ids: Map<string, number>, s: string, limit: number): number {
-  const i = ids.get(s);
-  if (i !== undefined) return i;
-  if (ids.size >= limit) return -1;
-  ids.set(s, ids.size);
-  return ids.size - 1;
-}
-
-/** The map under `key`, created on first use (nested maps: no string key built per event). */
-function level<K, V>(m: Map<K, Map<any, V> | any>, key: K): Map<any, any> {
-  let next = m.get(key);
-  if (next === undefined) m.set(key, (next = new Map()));
-  return next;
-}
-
-
 /** One live broadcast's running state. */
 export class Live {
   segment: string;
+  seg: number; // the segment's id
+  readonly segments = new Ids([""]);
+  readonly keys = new Ids([""]); // reaction emoji, poll options
   /** Everyone seen in this broadcast (present or not), by viewer key. */
   readonly viewers = new Map<string, Viewer>();
-  readonly present = new Set<Viewer>();
-  readonly sessions = new Map<number, SessionRow>(); // open sessions, by the hub's session number
+  readonly present: Viewer[] = [];
+  readonly sessions = new Map<number, Session>(); // open sessions, by the hub's session number
   readonly all: Gauge;
-  readonly byCountry = new Map<string, Gauge>();
+  private byCountry: Array<Gauge | undefined> = []; // by country id
+  private gauges: Gauge[] = [];
   readonly seen = new Appearances();
   /** The latest instant with events; its counts are final once time moves past it. */
   instant: number;
-  /** Presence that began at `instant` (viewer, country); counted as a viewer only if it lasts. */
-  fresh: Array<[Viewer, string]> = [];
+  /** Presence that began at `instant` (viewer, country id); counted as a viewer only if it lasts. */
+  private freshV: Viewer[] = [];
+  private freshC: number[] = [];
   segmentBegan = false;
   nextMinute: number;
   peakBucket = -1;
   peak = 0;
   ended = false;
-  /** Rows since the last drain, and an index to find them without building a string key per event. */
-  rows: AggRow[] = [];
-  private index = new Map<Kind, Map<number, Map<string, Map<string, Map<string, AggRow>>>>>();
-  chatters: ChatterRow[] = [];
+  /** Counts since the last drain. */
+  private counts = new Counts();
+  /** Chatter rows since the last drain, as columns (a viewer finds theirs through chatAt). */
+  private chV: Viewer[] = [];
+  private chB: number[] = [];
+  private chC: number[] = [];
+  private chS: number[] = [];
+  private chN: number[] = [];
+  private chSum: number[] = [];
   private gen = 1;
 
-  constructor(readonly id: string, readonly streamId: string, readonly startedAt: number, segment: string, at: number, private w: number) {
+  constructor(readonly id: string, readonly streamId: string, readonly startedAt: number, segment: string, at: number, private w: number, readonly countries: Ids) {
     this.segment = segment;
+    this.seg = this.segments.id(segment);
     this.instant = at;
-    this.base = at - (at % w) - 1000 * w; // (events up to 1,000 windows behind a clock step back still fit)
-    this.all = new Gauge(w, at);
+    this.all = new Gauge(w, at, -1);
     // Retention instants: every whole minute since the start, from now on (a restart mid-broadcast
     // finds the earlier minutes stored by the earlier run).
     this.nextMinute = startedAt + Math.max(0, Math.ceil((at - startedAt) / 60_000)) * 60_000;
@@ -150,93 +160,137 @@ export class Live {
 
   viewer(key: string): Viewer {
     let v = this.viewers.get(key);
-    if (!v) this.viewers.set(key, (v = { key, country: "", open: 0, openIn: [], present: false, seen: 0, seenIn: null, chatRow: null, chatGen: 0 }));
+    if (!v) this.viewers.set(key, (v = { key, l: this, c: 0, open: 0, openIn: [], at: -1, seen: 0, seenIn: null, chatAt: 0, chatGen: 0 }));
     return v;
   }
 
-  gauge(country: string): Gauge {
-    let g = this.byCountry.get(country);
-    if (!g) this.byCountry.set(country, (g = new Gauge(this.w, this.instant)));
+  setSegment(label: string): void {
+    this.segment = label;
+    this.seg = this.segments.id(label);
+    this.segmentBegan = true;
+  }
+
+  gauge(country: number): Gauge {
+    let g = this.byCountry[country];
+    if (!g) {
+      this.byCountry[country] = g = new Gauge(this.w, this.instant, country);
+      this.gauges.push(g);
+    }
     return g;
   }
 
-  add(bucket: number, country: string, segment: string, kind: Kind, key: string, n: number, total: number): void {
-    const byKey = level(level(level(level(this.index, kind), bucket), country), segment);
-    const row = byKey.get(key);
-    if (row) {
-      row.n = kind === "peak" ? Math.max(row.n, n) : row.n + n;
-      row.total += total;
-      return;
-    }
-    const fresh: AggRow = { broadcast_id: this.id, stream_id: this.streamId, bucket, country, segment, kind, key, n, total };
-    byKey.set(key, fresh);
-    this.rows.push(fresh);
+  /** A count of `kind` (ids for country, segment and key). */
+  count(bucket: number, kind: number, country: number, segment: number, key: number, n: number, total: number): void {
+    this.counts.add(bucket, kind, country, segment, key, n, total, kind === K.peak);
   }
 
-  // Per-event counts (chat, reactions, votes) go through one flat map keyed by a number made of small
-  // ids: with a large audience the nested maps above cost ~1 us of cache misses per event (bench,
-  // issue 6). Bits: window 20 (from `base`), segment 8, key 14, kind 2, country 9 = 53. Anything out
-  // of range takes the nested path (a row may then be split in two; DuckDB sums them).
-  private flat = new Map<number, AggRow>();
-  private countryIds = new Map<string, number>();
-  private segmentIds = new Map<string, number>();
-  private keyIds = new Map<string, number>();
-  private readonly base: number;
-
-  countEvent(bucket: number, country: string, kind: "chat" | "reaction" | "vote", key: string, total: number): void {
-    const c = smallId(this.countryIds, country, 512);
-    const s = smallId(this.segmentIds, this.segment, 256);
-    const k = smallId(this.keyIds, key, 16_384);
-    const b = (bucket - this.base) / this.w;
-    if (c < 0 || s < 0 || k < 0 || !(b >= 0 && b < 1_048_576)) return this.add(bucket, country, this.segment, kind, key, 1, total);
-    const id = (((b * 256 + s) * 16_384 + k) * 4 + (kind === "chat" ? 0 : kind === "reaction" ? 1 : 2)) * 512 + c;
-    const row = this.flat.get(id);
-    if (row) {
-      row.n++;
-      row.total += total;
-      return;
-    }
-    const fresh: AggRow = { broadcast_id: this.id, stream_id: this.streamId, bucket, country, segment: this.segment, kind, key, n: 1, total };
-    this.flat.set(id, fresh);
-    this.rows.push(fresh);
+  watched(country: number, bucket: number, ms: number): void {
+    if (country < 0) this.counts.add(bucket, K.watch_all, 0, this.seg, 0, 0, ms);
+    else this.counts.add(bucket, K.watch, country, this.seg, 0, 0, ms);
   }
 
-  chatter(bucket: number, v: Viewer, country: string, sentiment: number): void {
-    const row = v.chatRow;
-    if (row && v.chatGen === this.gen && row.bucket === bucket && row.country === country && row.segment === this.segment) {
-      row.messages++;
-      row.sentiment_sum += sentiment;
-      return;
-    }
-    // A new window, segment or country: a new row (an older one met again is summed in DuckDB).
-    v.chatGen = this.gen;
-    v.chatRow = { broadcast_id: this.id, bucket, viewer_key: v.key, country, segment: this.segment, messages: 1, sentiment_sum: sentiment };
-    this.chatters.push(v.chatRow);
+  sampled(country: number, boundary: number, n: number): void {
+    if (country < 0) this.counts.add(boundary, K.conc_all, 0, this.seg, 0, n, 0);
+    else this.counts.add(boundary, K.conc, country, this.seg, 0, n, 0);
   }
 
-  /** Hands over the rows since the last call. */
-  takeRows(): { rows: AggRow[]; chatters: ChatterRow[] } {
-    const out = { rows: this.rows, chatters: this.chatters };
-    this.rows = [];
-    this.chatters = [];
-    this.index = new Map();
-    this.flat = new Map();
-    this.gen++;
-    return out;
-  }
-
+  /** A presence change is next: presence so far counted up to `t`. */
   advanceAll(t: number): void {
-    for (; this.nextMinute < t; this.nextMinute += 60_000) if (this.all.count > 0) this.add(this.nextMinute, "", "", "present", "", this.all.count, 0);
-    this.all.advance(t, (b, ms) => this.add(b, "", this.segment, "watch_all", "", 0, ms), (b, n) => this.add(b, "", this.segment, "conc_all", "", n, 0));
-  }
-
-  advanceCountry(country: string, g: Gauge, t: number): void {
-    g.advance(t, (b, ms) => this.add(b, country, this.segment, "watch", "", 0, ms), (b, n) => this.add(b, country, this.segment, "conc", "", n, 0));
+    for (; this.nextMinute < t; this.nextMinute += 60_000) if (this.all.count > 0) this.counts.add(this.nextMinute, K.present, 0, 0, 0, this.all.count, 0);
+    this.all.advance(t, this);
   }
 
   advanceEveryGauge(t: number): void {
     this.advanceAll(t);
-    for (const [c, g] of this.byCountry) this.advanceCountry(c, g, t);
+    for (const g of this.gauges) g.advance(t, this);
+  }
+
+  /** A viewer's session (from `country`) starts at the current instant. */
+  arrive(v: Viewer, country: number, t: number): void {
+    if (v.open++ === 0) {
+      this.advanceAll(t);
+      this.all.count++;
+      v.at = this.present.length;
+      this.present.push(v);
+    }
+    const o = v.openIn;
+    let i = 0;
+    while (i < o.length && o[i] !== country) i += 2;
+    if (i < o.length) o[i + 1]!++;
+    else {
+      o.push(country, 1);
+      const g = this.gauge(country);
+      g.advance(t, this);
+      g.count++;
+    }
+    this.freshV.push(v);
+    this.freshC.push(country);
+  }
+
+  /** A viewer's session from `country` ends at the current instant. */
+  depart(v: Viewer, country: number, t: number): void {
+    const o = v.openIn;
+    let i = 0;
+    while (i < o.length && o[i] !== country) i += 2;
+    if (i < o.length && --o[i + 1]! === 0) {
+      o.splice(i, 2);
+      const g = this.gauge(country);
+      g.advance(t, this);
+      g.count--;
+    }
+    if (--v.open === 0) {
+      this.advanceAll(t);
+      this.all.count--;
+      // (swap-remove from the present list)
+      const last = this.present.pop()!;
+      if (last !== v) {
+        this.present[v.at] = last;
+        last.at = v.at;
+      }
+      v.at = -1;
+    }
+  }
+
+  chatter(bucket: number, v: Viewer, country: number, sentiment: number): void {
+    const i = v.chatAt;
+    if (v.chatGen === this.gen && this.chB[i] === bucket && this.chC[i] === country && this.chS[i] === this.seg) {
+      this.chN[i]!++;
+      this.chSum[i]! += sentiment;
+      return;
+    }
+    // A new window, segment or country: a new row (an older one met again is summed in DuckDB).
+    v.chatGen = this.gen;
+    v.chatAt = this.chV.length;
+    this.chV.push(v);
+    this.chB.push(bucket);
+    this.chC.push(country);
+    this.chS.push(this.seg);
+    this.chN.push(1);
+    this.chSum.push(sentiment);
+  }
+
+  /** Hands over the rows since the last call (a chatter row carries the viewer's key as it is now). */
+  takeRows(): { rows: AggRow[]; chatters: ChatterRow[] } {
+    const rows: AggRow[] = [];
+    const c = this.countries.list;
+    const s = this.segments.list;
+    const k = this.keys.list;
+    this.counts.forEach((bucket, kind, country, segment, key, n, total) => {
+      rows.push({ broadcast_id: this.id, stream_id: this.streamId, bucket, country: c[country]!, segment: s[segment]!, kind: KINDS[kind]!, key: k[key]!, n, total });
+    });
+    this.counts.clear();
+    const chatters: ChatterRow[] = new Array(this.chV.length);
+    for (let i = 0; i < this.chV.length; i++) {
+      chatters[i] = { broadcast_id: this.id, bucket: this.chB[i]!, viewer_key: this.chV[i]!.key, country: c[this.chC[i]!]!, segment: s[this.chS[i]!]!, messages: this.chN[i]!, sentiment_sum: this.chSum[i]! };
+    }
+    this.chV = [];
+    this.chB = [];
+    this.chC = [];
+    this.chS = [];
+    this.chN = [];
+    this.chSum = [];
+    this.gen++;
+    return { rows, chatters };
   }
 
   /** Time moves to `t` (clock steps back are taken as `instant`): the counts at `instant` are final. */
@@ -256,19 +310,40 @@ export class Live {
     }
     if (this.all.count > this.peak) {
       this.peak = this.all.count;
-      this.add(b, "", this.segment, "peak", "", this.peak, 0);
+      this.counts.add(b, K.peak, 0, this.seg, 0, this.peak, 0, true);
     }
     if (this.segmentBegan) {
       this.segmentBegan = false;
-      for (const v of this.present) this.seen.mark(v, "uv_s", this.segment);
+      for (const v of this.present) this.seen.mark(v, D.uv_s, this.seg);
     }
-    for (const [v, country] of this.fresh) {
-      if (!v.present) continue;
-      this.seen.mark(v, "uv", "");
-      this.seen.mark(v, "uv_s", this.segment);
-      if (v.openIn.some(([c]) => c === country)) this.seen.mark(v, "uv_c", country);
+    const fv = this.freshV;
+    if (fv.length === 0) return;
+    const fc = this.freshC;
+    for (let i = 0; i < fv.length; i++) {
+      const v = fv[i]!;
+      if (v.at < 0) continue;
+      this.seen.mark(v, D.uv, 0);
+      this.seen.mark(v, D.uv_s, this.seg);
+      const o = v.openIn;
+      for (let j = 0; j < o.length; j += 2) {
+        if (o[j] === fc[i]) {
+          this.seen.mark(v, D.uv_c, fc[i]!);
+          break;
+        }
+      }
     }
-    this.fresh = [];
+    this.freshV = [];
+    this.freshC = [];
+  }
+
+  /** The id a dimension's value has here (countries are shared by every broadcast). */
+  valueId(dim: Dim, value: string): number {
+    return dim.endsWith("_c") ? this.countries.id(value) : dim.endsWith("_s") ? this.segments.id(value) : 0;
+  }
+
+  /** The string a dimension's value id stands for. */
+  valueOf(dim: Dim, id: number): string {
+    return dim.endsWith("_c") ? this.countries.list[id]! : dim.endsWith("_s") ? this.segments.list[id]! : "";
   }
 
   /**
@@ -278,21 +353,22 @@ export class Live {
    */
   priorRows(p: Prior, from: number, to: number): void {
     for (let i = from; i < to; i++) {
-      const d = p.dim[i]!;
-      const val = p.value[i]!;
+      const dim = p.dim[i]!;
+      const d = D[dim];
+      const e = d + 8 * this.valueId(dim, p.value[i]!);
       const v = this.viewer(p.viewer[i]!);
       const held = this.seen.pending?.get(v);
       if (held) {
-        const j = held.findIndex((x) => x[0] === d && x[1] === val);
+        const j = held.indexOf(e);
         if (j >= 0) held.splice(j, 1);
       }
-      if (d === "uv") v.seen |= SEEN_UV;
-      else if (d === "uc") {
+      if (d === D.uv) v.seen |= SEEN_UV;
+      else if (d === D.uc) {
         if (!(v.seen & SEEN_UC)) this.seen.chatters++;
         v.seen |= SEEN_UC;
       } else {
-        const list = (v.seenIn ??= [[], [], [], []])[VALUED.indexOf(d)]!;
-        if (!list.includes(val)) list.push(val);
+        const list = (v.seenIn ??= []);
+        if (!list.includes(e)) list.push(e);
       }
     }
   }
@@ -301,6 +377,6 @@ export class Live {
   priorDone(): void {
     const pending = this.seen.pending;
     this.seen.pending = null;
-    for (const held of pending?.values() ?? []) for (const [d, val] of held) this.seen.bump(d, val);
+    for (const held of pending?.values() ?? []) for (const e of held) this.seen.bump(e);
   }
 }
