@@ -28,7 +28,6 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import type { FlushBatch } from "../src/analytics/collector.ts";
 import type { ChatClientConfig, ChatCommand, ChatConnectReply, ChatReportReply, ChatRunReply, ChatStatsReply } from "./chat-load-client.ts";
 import { sentimentOf } from "../src/analytics/sentiment.ts";
 import { CHAT_LINES, MIX_SHARE, MixedLoad, NULL_SINK, Rng, liveStream, segmentMarks, simClock, simulateBroadcast, type BroadcastPlan, type SimResult } from "./analytics-sim.ts";
@@ -262,17 +261,22 @@ interface FlushRecord {
  * until the worker stored it. Reaches into private fields: a benchmark's probe, not an API. */
 function instrumentFlush(a: Analytics): FlushRecord[] {
   const recs: FlushRecord[] = [];
-  const inner = a as unknown as { collector: { drain(now: number): FlushBatch }; flush(): Promise<void> };
+  // (a drained batch is columns since session 4, row arrays before: `rows` or `length`)
+  type Drained = { agg: Rows; chatters: Rows; sessions: Rows; events: number };
+  type Rows = { rows: number } | { length: number };
+  const inner = a as unknown as { collector: { drain(...args: unknown[]): Drained }; flush(): Promise<void> };
   const drain = inner.collector.drain.bind(inner.collector);
-  let last: FlushBatch | null = null;
-  inner.collector.drain = (now: number): FlushBatch => (last = drain(now));
+  let last: Drained | null = null;
+  // (every argument passed on: the touch prefix makes the worker update the open sessions)
+  inner.collector.drain = (...args: unknown[]): Drained => (last = drain(...args));
+  const count = (r: Rows | undefined): number => (r === undefined ? 0 : "rows" in r ? r.rows : r.length);
   const flush = inner.flush.bind(a);
   inner.flush = (): Promise<void> => {
     last = null;
     const t = performance.now();
     const p = flush();
-    const b = last as FlushBatch | null;
-    const rec: FlushRecord = { syncMs: performance.now() - t, storedMs: NaN, agg: b?.agg.length ?? 0, chatters: b?.chatters.length ?? 0, sessions: b?.sessions.length ?? 0, events: b?.events ?? 0 };
+    const b = last as Drained | null;
+    const rec: FlushRecord = { syncMs: performance.now() - t, storedMs: NaN, agg: count(b?.agg), chatters: count(b?.chatters), sessions: count(b?.sessions), events: b?.events ?? 0 };
     if (rec.events > 0 || rec.sessions > 0) recs.push(rec);
     void p.then(() => (rec.storedMs = performance.now() - t));
     return p;

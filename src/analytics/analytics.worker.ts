@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BackgroundThreads } from "../runtime/thread-priority.ts";
 import { serveWorker, workerConfig } from "../runtime/worker-side.ts";
-import { aggRows, chatterRows, sessionRows, type WireBatch } from "./batch.ts";
+import { aggRows, chatterRows, sessionRows, unpost, type PostedBatch, type WireBatch } from "./batch.ts";
 import { reportSql, seedSql, seriesSql, type Scope, type SeriesQuery, type Sql } from "./queries.ts";
 
 export type ToAnalytics =
-  | { type: "flush"; batch: WireBatch }
+  | { type: "flush"; batch: PostedBatch }
   | { type: "report"; id: number; scope: Scope }
   | { type: "series"; id: number; query: SeriesQuery; format: "rows" | "parquet" }
   | { type: "anonymise"; id: number; viewerKey: string; replacement: string }
@@ -154,7 +154,7 @@ serveWorker<ToAnalytics>(
       p.then((value) => post({ type: "result", id, ok: true, value } satisfies FromAnalytics), (e) => post({ type: "result", id, ok: false, error: String((e as Error)?.message ?? e) } satisfies FromAnalytics));
     switch (m.type) {
       case "flush":
-        serial((c) => flush(c, m.batch)).then(
+        serial((c) => flush(c, unpost(m.batch))).then(
           () => post({ type: "flushed", batchId: m.batch.id, events: m.batch.events } satisfies FromAnalytics),
           (e) => post({ type: "flush_failed", batchId: m.batch.id, error: String((e as Error)?.message ?? e) } satisfies FromAnalytics),
         );

@@ -20,6 +20,7 @@
 // - sessions: one row per viewer session (a socket's stay in a stream during a broadcast), written
 //   when it starts and again when it ends, so a crash loses at most one flush interval.
 
+import { BatchWriter, type WireBatch } from "./batch.ts";
 import { Ids } from "./counts.ts";
 import { D, K, Live, type Session, type Viewer } from "./live.ts";
 
@@ -67,16 +68,8 @@ export interface SessionRow {
   last_seen: number;
 }
 
-export interface FlushBatch {
-  id: number;
-  agg: AggRow[];
-  chatters: ChatterRow[];
-  /** Sessions started or ended since the last flush (not every open one: that cost grew with the audience). */
-  sessions: SessionRow[];
-  /** Every open session whose id starts with `prefix` was still open at `now`: one UPDATE in DuckDB. */
-  touch: { prefix: string; now: number } | null;
-  events: number;
-}
+/** Every open session whose id starts with `prefix` was still open at `now`: one UPDATE in DuckDB. */
+export type Touch = { prefix: string; now: number } | null;
 
 /** What earlier runs of the server stored for a broadcast still live: its first appearances, as columns. */
 export interface Prior {
@@ -284,31 +277,32 @@ export class Collector {
   }
 
   /**
-   * Everything since the last drain: counts and rollups, chatters, and the sessions that started or
-   * ended. Open sessions are not listed one by one: `touchPrefix` (this process's session-id prefix)
-   * lets the worker mark all of them as still open at `now` with one statement.
+   * Everything since the last drain, as the worker's columns: counts and rollups, chatters, and the
+   * sessions that started or ended (not every open one: that cost grew with the audience).
+   * `touchPrefix` (this process's session-id prefix) lets the worker mark all open sessions as still
+   * open at `now` with one statement.
    */
-  drain(now: number, touchPrefix: string | null = null): FlushBatch {
+  drain(now: number, touchPrefix: string | null = null): WireBatch {
     this.tick(now);
-    const sessions: SessionRow[] = [];
-    for (const { row } of this.changed) {
+    const id = this.nextId++;
+    const w = new BatchWriter();
+    const countryWire: number[] = []; // country id -> string id in this batch
+    for (const s of this.changed) {
+      const row = s.row;
       if (row.left_at === null) row.last_seen = Math.max(row.last_seen, now);
-      sessions.push({ ...row });
+      const l = s.v.l;
+      w.sessionRow(row.session_id, w.str(row.broadcast_id), w.str(row.stream_id), l.wireViewer(w, s.v, id), l.wireCountry(w, countryWire, s.c), w.str(row.segment), row.joined_at, row.left_at, row.last_seen);
     }
-    const agg: AggRow[] = [];
-    const chatters: ChatterRow[] = [];
-    for (const [id, l] of this.live) {
+    for (const [bid, l] of this.live) {
       for (const [dim, value, n] of l.seen.take()) {
         l.count(this.bucket(now), K[dim], dim.endsWith("_c") ? value : 0, dim.endsWith("_s") ? value : 0, 0, n, 0);
       }
-      const taken = l.takeRows();
-      for (const r of taken.rows) agg.push(r);
-      for (const r of taken.chatters) chatters.push(r);
+      l.takeRows(w, countryWire, id);
       // (an ended broadcast still waiting for its earlier runs' appearances stays until they land)
-      if (l.ended && l.seen.pending === null) this.live.delete(id);
+      if (l.ended && l.seen.pending === null) this.live.delete(bid);
     }
     const touch = touchPrefix !== null && this.openSessions > 0 ? { prefix: touchPrefix, now } : null;
-    const batch: FlushBatch = { id: this.nextId++, agg, chatters, sessions, touch, events: this.events };
+    const batch = w.done(id, this.events, touch);
     this.changed = [];
     this.gen++;
     this.events = 0;

@@ -10,7 +10,7 @@ import { Supervisor, type FaultKind } from "../runtime/supervisor.ts";
 import { iso, type Clock } from "../runtime/time.ts";
 import type { BroadcastRecord, StreamRecord } from "../streams/index.ts";
 import type { FromAnalytics, ToAnalytics } from "./analytics.worker.ts";
-import { encodeBatch, renameViewer, type WireBatch } from "./batch.ts";
+import { postable, renameViewer, type WireBatch } from "./batch.ts";
 import { Collector, type Handle, type Prior } from "./collector.ts";
 import { countryOf } from "./geo.ts";
 import { METRICS, type Metric, type Scope } from "./queries.ts";
@@ -118,7 +118,7 @@ export class Analytics {
       onMessage: (m) => this.onMessage(m),
       onStart: () => {
         // A new worker (first or restarted) gets every batch not yet stored; its id makes a resend harmless.
-        for (const b of this.unflushed) this.worker.post({ type: "flush", batch: b });
+        for (const b of this.unflushed) this.worker.post({ type: "flush", batch: postable(b) });
         // Queries in flight died with the worker: their callers get an error, not a hang.
         for (const [id, w] of this.waiting) {
           this.waiting.delete(id);
@@ -365,18 +365,17 @@ export class Analytics {
 
   /** Drains the collector into one batch and hands it to the worker; resolves once stored (or failed). */
   flush(): Promise<void> {
-    const drained = this.collector.drain(this.o.clock.now(), `${this.bootId}.`);
-    if (drained.agg.length || drained.chatters.length || drained.sessions.length || drained.touch) {
-      const batch = encodeBatch(drained);
+    const batch = this.collector.drain(this.o.clock.now(), `${this.bootId}.`);
+    if (batch.agg.rows || batch.chatters.rows || batch.sessions.rows || batch.touch) {
       this.unflushed.push(batch);
-      if (this.worker.up) this.worker.post({ type: "flush", batch });
+      if (this.worker.up) this.worker.post({ type: "flush", batch: postable(batch) });
     }
     // Batches that failed (a DuckDB error) are tried again at every flush, oldest first.
     if (this.worker.up) {
       for (const b of this.unflushed) {
         if (!this.failed.has(b.id)) continue;
         this.failed.delete(b.id);
-        this.worker.post({ type: "flush", batch: b });
+        this.worker.post({ type: "flush", batch: postable(b) });
       }
     }
     if (this.unflushed.length === 0) return Promise.resolve();

@@ -6,7 +6,8 @@
 // flat typed table (counts.ts), chatter rows in columns, the viewers present in an array. With a
 // large audience each JS Map or Set operation cost ~0.5-1 µs of cache misses on this kind of machine,
 // and a join did a dozen of them (bench/RESULTS.md, issue 6).
-import type { AggRow, ChatterRow, Dim, Kind, Prior, SessionRow } from "./collector.ts";
+import type { BatchWriter } from "./batch.ts";
+import type { Dim, Kind, Prior, SessionRow } from "./collector.ts";
 import { Counts, Ids } from "./counts.ts";
 
 /** Kinds as numbers in the counts table (their order is not stored anywhere). */
@@ -63,6 +64,8 @@ export interface Viewer {
   seenIn: number[] | null; // valued dimensions already counted in, as dim + 8 * id (made on first use)
   chatAt: number; // index of their chatter row in this generation's columns
   chatGen: number; // the drain generation chatAt belongs to
+  wb: number; // the flush batch whose viewer table lists this viewer's key, at index wi
+  wi: number;
 }
 
 /** An open (or just ended) session: its row, its viewer and country id, and the drain generation it was queued for. */
@@ -160,7 +163,7 @@ export class Live {
 
   viewer(key: string): Viewer {
     let v = this.viewers.get(key);
-    if (!v) this.viewers.set(key, (v = { key, l: this, c: 0, open: 0, openIn: [], at: -1, seen: 0, seenIn: null, chatAt: 0, chatGen: 0 }));
+    if (!v) this.viewers.set(key, (v = { key, l: this, c: 0, open: 0, openIn: [], at: -1, seen: 0, seenIn: null, chatAt: 0, chatGen: 0, wb: 0, wi: 0 }));
     return v;
   }
 
@@ -269,19 +272,33 @@ export class Live {
     this.chSum.push(sentiment);
   }
 
-  /** Hands over the rows since the last call (a chatter row carries the viewer's key as it is now). */
-  takeRows(): { rows: AggRow[]; chatters: ChatterRow[] } {
-    const rows: AggRow[] = [];
-    const c = this.countries.list;
-    const s = this.segments.list;
-    const k = this.keys.list;
+  /** The viewer's key in batch `batch`'s viewer table (listed once per batch). */
+  wireViewer(w: BatchWriter, v: Viewer, batch: number): number {
+    if (v.wb !== batch) {
+      v.wb = batch;
+      v.wi = w.viewer(v.key);
+    }
+    return v.wi;
+  }
+
+  wireCountry(w: BatchWriter, cache: number[], c: number): number {
+    return cache[c] ?? (cache[c] = w.str(this.countries.list[c]!));
+  }
+
+  /** Writes the rows since the last call into `w` (a chatter row carries the viewer's key as it is now). */
+  takeRows(w: BatchWriter, countryWire: number[], batch: number): void {
+    const bw = w.str(this.id);
+    const sw = w.str(this.streamId);
+    const segs: number[] = [];
+    const keys: number[] = [];
+    const kinds: number[] = [];
+    const seg = (s: number) => segs[s] ?? (segs[s] = w.str(this.segments.list[s]!));
     this.counts.forEach((bucket, kind, country, segment, key, n, total) => {
-      rows.push({ broadcast_id: this.id, stream_id: this.streamId, bucket, country: c[country]!, segment: s[segment]!, kind: KINDS[kind]!, key: k[key]!, n, total });
+      w.aggRow(bw, sw, this.wireCountry(w, countryWire, country), seg(segment), kinds[kind] ?? (kinds[kind] = w.str(KINDS[kind]!)), keys[key] ?? (keys[key] = w.str(this.keys.list[key]!)), bucket, n, total);
     });
     this.counts.clear();
-    const chatters: ChatterRow[] = new Array(this.chV.length);
     for (let i = 0; i < this.chV.length; i++) {
-      chatters[i] = { broadcast_id: this.id, bucket: this.chB[i]!, viewer_key: this.chV[i]!.key, country: c[this.chC[i]!]!, segment: s[this.chS[i]!]!, messages: this.chN[i]!, sentiment_sum: this.chSum[i]! };
+      w.chatterRow(bw, this.wireViewer(w, this.chV[i]!, batch), this.wireCountry(w, countryWire, this.chC[i]!), seg(this.chS[i]!), this.chB[i]!, this.chN[i]!, this.chSum[i]!);
     }
     this.chV = [];
     this.chB = [];
@@ -290,7 +307,6 @@ export class Live {
     this.chN = [];
     this.chSum = [];
     this.gen++;
-    return { rows, chatters };
   }
 
   /** Time moves to `t` (clock steps back are taken as `instant`): the counts at `instant` are final. */

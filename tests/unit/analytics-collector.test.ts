@@ -6,6 +6,7 @@
 // sessions gives (the definitions in the README); chat, reactions and votes per window x country x
 // segment x key, the chatter rows and the session rows must equal the script's events.
 import { describe, expect, test } from "bun:test";
+import { aggRows, chatterRows, renameViewer, sessionRows } from "../../src/analytics/batch.ts";
 import { Collector, type AggRow, type ChatterRow, type Prior, type SessionRow } from "../../src/analytics/collector.ts";
 import { prng } from "../support/prng.ts";
 
@@ -14,6 +15,11 @@ const W = 10_000;
 /** An event of a viewer, as the door sends it: through the viewer's handle in broadcast "b". */
 const chat = (c: Collector, viewer: string, sentiment: number, at: number) => c.chatBy(c.handle("b", viewer)!, sentiment, at);
 const count = (c: Collector, viewer: string, kind: "reaction" | "vote", key: string, at: number) => c.countBy(c.handle("b", viewer)!, kind, key, at);
+/** A drain's columns read back as rows (as the worker reads them). */
+const drain = (c: Collector, at: number) => {
+  const w = c.drain(at);
+  return { agg: [...aggRows(w)], chatters: [...chatterRows(w)], sessions: [...sessionRows(w)] };
+};
 
 
 type Ev =
@@ -64,7 +70,7 @@ function script(seed: number) {
 function play(S: number, E: number, events: Ev[]) {
   const c = new Collector(W, 1);
   const rows: AggRow[] = [];
-  const chatterRows: ChatterRow[] = [];
+  const chatters: ChatterRow[] = [];
   const sessionRows = new Map<string, SessionRow>(); // the latest row of each session
   c.begin("b", "st", S, "", S);
   for (const e of events) {
@@ -75,16 +81,16 @@ function play(S: number, E: number, events: Ev[]) {
     else if (e.k === "react") count(c, e.viewer, e.kind, e.key, e.t);
     else if (e.k === "tick") c.tick(e.t);
     else {
-      const d = c.drain(e.t);
+      const d = drain(c, e.t);
       rows.push(...d.agg);
-      chatterRows.push(...d.chatters);
+      chatters.push(...d.chatters);
       for (const x of d.sessions) sessionRows.set(x.session_id, x);
     }
   }
   c.finish("b", E);
-  const last = c.drain(E);
+  const last = drain(c, E);
   rows.push(...last.agg);
-  chatterRows.push(...last.chatters);
+  chatters.push(...last.chatters);
   for (const x of last.sessions) sessionRows.set(x.session_id, x);
   const sum = new Map<string, number>();
   let peak = 0;
@@ -98,7 +104,7 @@ function play(S: number, E: number, events: Ev[]) {
       add(sum, `${x.kind}-total|${x.bucket}|${x.country}|${x.segment}|${x.key}`, x.total);
     }
   }
-  for (const x of chatterRows) {
+  for (const x of chatters) {
     add(sum, `chatter|${x.viewer_key}|${x.bucket}|${x.country}|${x.segment}`, x.messages);
     add(sum, `chatter-sentiment|${x.viewer_key}|${x.bucket}|${x.country}|${x.segment}`, x.sentiment_sum);
   }
@@ -222,7 +228,7 @@ describe("collector rollups equal the definitions computed from merged sessions"
     c.startSession("s1", 1, "b", "US", "old", S);
     c.startSession("s2", 2, "b", "US", "new", S);
     chat(c, "old", 0, S + 1);
-    const early = c.drain(S + 1000).agg.filter((r) => r.kind.startsWith("u"));
+    const early = drain(c, S + 1000).agg.filter((r) => r.kind.startsWith("u"));
     expect(early).toEqual([]); // nothing counted before the earlier runs are known
     // Earlier runs knew "old" (in two slices, as the door hands them over), and "gone" who has not come back.
     const prior = { dim: ["uv", "uv_c", "uv_s", "uc", "uc_c", "uc_s", "uv"], value: ["", "US", "", "", "US", "", ""], viewer: ["old", "old", "old", "old", "old", "old", "gone"] } as Prior;
@@ -230,12 +236,12 @@ describe("collector rollups equal the definitions computed from merged sessions"
     chat(c, "new", 0, S + 1500); // (new was joined: a first chat while the rest is still read)
     c.priorRows("b", prior, 3, 7);
     c.priorDone("b");
-    const rows = c.drain(S + 2000).agg.filter((r) => r.kind.startsWith("u")).map((r) => [r.kind, r.n]).sort();
+    const rows = drain(c, S + 2000).agg.filter((r) => r.kind.startsWith("u")).map((r) => [r.kind, r.n]).sort();
     expect(rows).toEqual([["uc", 1], ["uc_c", 1], ["uc_s", 1], ["uv", 1], ["uv_c", 1], ["uv_s", 1]]);
     expect(c.uniqueChatters("b")).toBe(2);
     // "gone" comes back: not a new viewer.
     c.startSession("s3", 3, "b", "US", "gone", S + 3000);
-    expect(c.drain(S + 5000).agg.filter((r) => r.kind === "uv")).toEqual([]);
+    expect(drain(c, S + 5000).agg.filter((r) => r.kind === "uv")).toEqual([]);
   });
 
   test("an erased viewer still connected stays one viewer: not counted again, and rows from then on carry the new id", () => {
@@ -244,13 +250,13 @@ describe("collector rollups equal the definitions computed from merged sessions"
     c.begin("b", "st", S, "", S);
     c.startSession("s1", 1, "b", "US", "x", S);
     chat(c, "x", 0, S + 1);
-    const first = c.drain(S + 2).agg.filter((r) => r.kind === "uv" || r.kind === "uc").map((r) => [r.kind, r.n]).sort();
+    const first = drain(c, S + 2).agg.filter((r) => r.kind === "uv" || r.kind === "uc").map((r) => [r.kind, r.n]).sort();
     expect(first).toEqual([["uc", 1], ["uv", 1]]);
     c.anonymise("x", "erased:1");
     // The hub still knows the viewer by the old id: another tab and another message.
     c.startSession("s2", 2, "b", "US", "x", S + 3);
     chat(c, "x", 0, S + 4);
-    const b = c.drain(S + 20_000);
+    const b = drain(c, S + 20_000);
     expect(b.agg.filter((r) => r.kind.startsWith("u"))).toEqual([]);
     // One viewer with two tabs: present once at the window starts that followed.
     expect(b.agg.filter((r) => r.kind === "conc_all").map((r) => [r.bucket - S, r.n])).toEqual([[10_000, 1]]);
@@ -266,7 +272,7 @@ describe("collector rollups equal the definitions computed from merged sessions"
     for (let rep = 0; rep < 2; rep++) for (let i = 0; i < 600; i++) count(c, `v${i}`, "reaction", "🔥", S + 1);
     for (let k = 0; k < 20_000; k++) count(c, "v0", "vote", `poll:${k}`, S + 2);
     count(c, "v1", "reaction", "🔥", S - 20_000 * W); // a clock step far back: still counted
-    const rows = c.drain(S + 3).agg;
+    const rows = drain(c, S + 3).agg;
     const reactions = new Map<string, number>();
     for (const r of rows) if (r.kind === "reaction") reactions.set(r.country, (reactions.get(r.country) ?? 0) + r.n);
     expect(reactions.size).toBe(600);
@@ -290,8 +296,22 @@ describe("collector rollups equal the definitions computed from merged sessions"
     for (let i = 0; i < 100; i++) c.forget(`guest:boot:${i}`);
     c.forget("viewer-1"); // still present: kept
     expect(c.trackedViewers("b")).toBe(1);
-    const rows = c.drain(S + 10_000).agg;
+    const rows = drain(c, S + 10_000).agg;
     const sum = (k: string) => rows.filter((r) => r.kind === k).reduce((n, r) => n + r.n, 0);
     expect([sum("uv"), sum("uc"), sum("chat")]).toEqual([101, 100, 100]);
   });
+});
+
+test("a batch waiting to be stored: an erasure renames the viewer in every broadcast it lists them for", () => {
+  const S = 1_800_000_000_000;
+  const c = new Collector(W, 1);
+  c.begin("b", "st", S, "", S);
+  c.begin("b2", "st2", S, "", S);
+  c.startSession("s1", 1, "b", "US", "x", S);
+  c.startSession("s2", 2, "b2", "US", "x", S);
+  c.chatBy(c.handle("b2", "x")!, 1, S + 1);
+  const w = c.drain(S + 2);
+  renameViewer(w, "x", "erased:1");
+  expect([...sessionRows(w)].map((r) => [r.broadcast_id, r.viewer_key]).sort()).toEqual([["b", "erased:1"], ["b2", "erased:1"]]);
+  expect([...chatterRows(w)].map((r) => r.viewer_key)).toEqual(["erased:1"]);
 });
