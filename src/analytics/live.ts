@@ -11,7 +11,7 @@ import type { Dim, Kind, Prior, SessionRow } from "./collector.ts";
 import { Counts, Ids } from "./counts.ts";
 
 /** Kinds as numbers in the counts table (their order is not stored anywhere). */
-export const KINDS: readonly Kind[] = ["join", "leave", "chat", "reaction", "vote", "watch", "watch_all", "conc", "conc_all", "peak", "present", "uv", "uv_c", "uv_s", "uc", "uc_c", "uc_s"];
+const KINDS: readonly Kind[] = ["join", "leave", "chat", "reaction", "vote", "watch", "watch_all", "conc", "conc_all", "peak", "present", "uv", "uv_c", "uv_s", "uc", "uc_c", "uc_s"];
 export const K = Object.fromEntries(KINDS.map((k, i) => [k, i])) as Record<Kind, number>;
 
 /** First-appearance dimensions, encoded with their value as `dim + 8 * id`. */
@@ -355,11 +355,6 @@ export class Live {
   /** The id a dimension's value has here (countries are shared by every broadcast). */
   valueId(dim: Dim, value: string): number {
     return dim.endsWith("_c") ? this.countries.id(value) : dim.endsWith("_s") ? this.segments.id(value) : 0;
-  }
-
-  /** The string a dimension's value id stands for. */
-  valueOf(dim: Dim, id: number): string {
-    return dim.endsWith("_c") ? this.countries.list[id]! : dim.endsWith("_s") ? this.segments.list[id]! : "";
   }
 
   /**
