@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BackgroundThreads } from "../runtime/thread-priority.ts";
 import { serveWorker, workerConfig } from "../runtime/worker-side.ts";
-import { aggRows, chatterRows, sessionRows, unpost, type PostedBatch, type WireBatch } from "./batch.ts";
+import { appendBatch, STAGING } from "./append.ts";
+import { unpost, type PostedBatch, type WireBatch } from "./batch.ts";
 import { reportSql, seedSql, seriesSql, type Scope, type SeriesQuery, type Sql } from "./queries.ts";
 
 export type ToAnalytics =
@@ -30,7 +31,6 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS agg (broadcast_id VARCHAR, stream_id VARCHAR, bucket BIGINT, country VARCHAR, segment VARCHAR, kind VARCHAR, key VARCHAR, n BIGINT, total DOUBLE, flush_id BIGINT);
 CREATE TABLE IF NOT EXISTS chatters (broadcast_id VARCHAR, bucket BIGINT, viewer_key VARCHAR, country VARCHAR, segment VARCHAR, messages BIGINT, sentiment_sum DOUBLE, flush_id BIGINT);
 CREATE TABLE IF NOT EXISTS sessions (session_id VARCHAR PRIMARY KEY, broadcast_id VARCHAR, stream_id VARCHAR, viewer_key VARCHAR, country VARCHAR, segment VARCHAR, joined_at BIGINT, left_at BIGINT, last_seen BIGINT);
-CREATE TABLE IF NOT EXISTS session_stage (session_id VARCHAR, broadcast_id VARCHAR, stream_id VARCHAR, viewer_key VARCHAR, country VARCHAR, segment VARCHAR, joined_at BIGINT, left_at BIGINT, last_seen BIGINT);
 CREATE TABLE IF NOT EXISTS flushes (flush_id BIGINT PRIMARY KEY, flushed_at BIGINT, events BIGINT);
 `;
 
@@ -41,7 +41,7 @@ let chain: Promise<unknown> = Promise.resolve(); // one statement sequence at a 
 async function open(): Promise<DuckDBConnection> {
   instance = await DuckDBInstance.create(cfg.path, { threads: String(cfg.threads) });
   const c = await instance.connect();
-  for (const stmt of SCHEMA.split(";").map((x) => x.trim()).filter(Boolean)) await c.run(stmt);
+  for (const stmt of (SCHEMA + STAGING).split(";").map((x) => x.trim()).filter(Boolean)) await c.run(stmt);
   return c;
 }
 
@@ -79,33 +79,7 @@ async function flush(c: DuckDBConnection, b: WireBatch): Promise<void> {
       await c.run("ROLLBACK");
       return; // already stored: a resend after a crash counts nothing twice
     }
-    const agg = await c.createAppender("agg");
-    for (const r of aggRows(b)) {
-      agg.appendVarchar(r.broadcast_id); agg.appendVarchar(r.stream_id); agg.appendBigInt(BigInt(r.bucket)); agg.appendVarchar(r.country); agg.appendVarchar(r.segment);
-      agg.appendVarchar(r.kind); agg.appendVarchar(r.key); agg.appendBigInt(BigInt(r.n)); agg.appendDouble(r.total); agg.appendBigInt(BigInt(b.id));
-      agg.endRow();
-    }
-    agg.closeSync();
-    const ch = await c.createAppender("chatters");
-    for (const r of chatterRows(b)) {
-      ch.appendVarchar(r.broadcast_id); ch.appendBigInt(BigInt(r.bucket)); ch.appendVarchar(r.viewer_key); ch.appendVarchar(r.country); ch.appendVarchar(r.segment);
-      ch.appendBigInt(BigInt(r.messages)); ch.appendDouble(r.sentiment_sum); ch.appendBigInt(BigInt(b.id));
-      ch.endRow();
-    }
-    ch.closeSync();
-    if (b.sessions.rows) {
-      const st = await c.createAppender("session_stage");
-      for (const s of sessionRows(b)) {
-        st.appendVarchar(s.session_id); st.appendVarchar(s.broadcast_id); st.appendVarchar(s.stream_id); st.appendVarchar(s.viewer_key); st.appendVarchar(s.country); st.appendVarchar(s.segment);
-        st.appendBigInt(BigInt(s.joined_at)); if (s.left_at === null) st.appendNull(); else st.appendBigInt(BigInt(s.left_at)); st.appendBigInt(BigInt(s.last_seen));
-        st.endRow();
-      }
-      st.closeSync();
-      // The latest state of each session wins (a session appears once per flush while open).
-      await c.run(`INSERT INTO sessions SELECT * FROM session_stage ON CONFLICT (session_id) DO UPDATE SET
-        left_at = COALESCE(excluded.left_at, sessions.left_at), last_seen = GREATEST(excluded.last_seen, sessions.last_seen), viewer_key = excluded.viewer_key`);
-      await c.run("DELETE FROM session_stage");
-    }
+    await appendBatch(c, b);
     if (b.touch) {
       // This run's open sessions were still open at the flush (a crash then loses at most one interval).
       await c.run("UPDATE sessions SET last_seen = $now WHERE left_at IS NULL AND last_seen < $now AND starts_with(session_id, $prefix)", { now: b.touch.now, prefix: b.touch.prefix });

@@ -4,7 +4,7 @@
 // each distinct string goes once. The collector writes its counts straight into these columns (no
 // row objects on the socket thread). Viewer ids have a table of their own, so an erasure renames
 // them without touching a country or a label that happens to be spelled the same. Pure.
-import type { AggRow, ChatterRow, Kind, SessionRow, Touch } from "./collector.ts";
+import type { Touch } from "./collector.ts";
 
 export interface WireBatch {
   id: number;
@@ -139,39 +139,6 @@ export function unpost(p: PostedBatch): WireBatch {
   const { names, ...rest } = p;
   const [strings, viewers, sessionIds] = JSON.parse(names) as [string[], string[], string[]];
   return { ...rest, strings, viewers, sessionIds };
-}
-
-/** The rows again (the worker appends from these; tests compare them). */
-export function* aggRows(w: WireBatch): Generator<AggRow> {
-  const { str, num } = w.agg;
-  const s = w.strings;
-  for (let i = 0; i < w.agg.rows; i++) {
-    yield {
-      broadcast_id: s[str[i * 6]!]!, stream_id: s[str[i * 6 + 1]!]!, country: s[str[i * 6 + 2]!]!, segment: s[str[i * 6 + 3]!]!, kind: s[str[i * 6 + 4]!]! as Kind, key: s[str[i * 6 + 5]!]!,
-      bucket: num[i * 3]!, n: num[i * 3 + 1]!, total: num[i * 3 + 2]!,
-    };
-  }
-}
-
-export function* chatterRows(w: WireBatch): Generator<ChatterRow> {
-  const { str, num } = w.chatters;
-  for (let i = 0; i < w.chatters.rows; i++) {
-    yield {
-      broadcast_id: w.strings[str[i * 4]!]!, viewer_key: w.viewers[str[i * 4 + 1]!]!, country: w.strings[str[i * 4 + 2]!]!, segment: w.strings[str[i * 4 + 3]!]!,
-      bucket: num[i * 3]!, messages: num[i * 3 + 1]!, sentiment_sum: num[i * 3 + 2]!,
-    };
-  }
-}
-
-export function* sessionRows(w: WireBatch): Generator<SessionRow> {
-  const { str, num } = w.sessions;
-  for (let i = 0; i < w.sessions.rows; i++) {
-    const left = num[i * 3 + 1]!;
-    yield {
-      session_id: w.sessionIds[i]!, broadcast_id: w.strings[str[i * 5]!]!, stream_id: w.strings[str[i * 5 + 1]!]!, viewer_key: w.viewers[str[i * 5 + 2]!]!,
-      country: w.strings[str[i * 5 + 3]!]!, segment: w.strings[str[i * 5 + 4]!]!, joined_at: num[i * 3]!, left_at: Number.isNaN(left) ? null : left, last_seen: num[i * 3 + 2]!,
-    };
-  }
 }
 
 /** An erasure while the batch waits to be stored: the viewer id is replaced in its table (where it

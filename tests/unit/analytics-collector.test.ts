@@ -6,8 +6,9 @@
 // sessions gives (the definitions in the README); chat, reactions and votes per window x country x
 // segment x key, the chatter rows and the session rows must equal the script's events.
 import { describe, expect, test } from "bun:test";
-import { aggRows, chatterRows, renameViewer, sessionRows } from "../../src/analytics/batch.ts";
+import { renameViewer } from "../../src/analytics/batch.ts";
 import { Collector, type AggRow, type ChatterRow, type Prior, type SessionRow } from "../../src/analytics/collector.ts";
+import { aggRows, chatterRows, sessionRows } from "../support/batch-rows.ts";
 import { prng } from "../support/prng.ts";
 
 const W = 10_000;
