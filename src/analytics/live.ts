@@ -142,13 +142,10 @@ export class Live {
   ended = false;
   /** Counts since the last drain. */
   private counts = new Counts();
-  /** Chatter rows since the last drain, as columns (a viewer finds theirs through chatAt). */
+  /** Chatter rows since the last drain: the viewer, and bucket, country, segment, messages,
+   * sentiment sum in one flat array (one cache line per message; a viewer finds theirs through chatAt). */
   private chV: Viewer[] = [];
-  private chB: number[] = [];
-  private chC: number[] = [];
-  private chS: number[] = [];
-  private chN: number[] = [];
-  private chSum: number[] = [];
+  private ch = new Float64Array(5 * 256);
   private gen = 1;
 
   constructor(readonly id: string, readonly streamId: string, readonly startedAt: number, segment: string, at: number, private w: number, readonly countries: Ids) {
@@ -256,20 +253,27 @@ export class Live {
 
   chatter(bucket: number, v: Viewer, country: number, sentiment: number): void {
     const i = v.chatAt;
-    if (v.chatGen === this.gen && this.chB[i] === bucket && this.chC[i] === country && this.chS[i] === this.seg) {
-      this.chN[i]!++;
-      this.chSum[i]! += sentiment;
+    const ch = this.ch;
+    if (v.chatGen === this.gen && ch[i * 5] === bucket && ch[i * 5 + 1] === country && ch[i * 5 + 2] === this.seg) {
+      ch[i * 5 + 3]!++;
+      ch[i * 5 + 4]! += sentiment;
       return;
     }
     // A new window, segment or country: a new row (an older one met again is summed in DuckDB).
     v.chatGen = this.gen;
-    v.chatAt = this.chV.length;
+    const at = this.chV.length;
+    v.chatAt = at;
     this.chV.push(v);
-    this.chB.push(bucket);
-    this.chC.push(country);
-    this.chS.push(this.seg);
-    this.chN.push(1);
-    this.chSum.push(sentiment);
+    if ((at + 1) * 5 > ch.length) {
+      this.ch = new Float64Array(ch.length * 2);
+      this.ch.set(ch);
+    }
+    const o = at * 5;
+    this.ch[o] = bucket;
+    this.ch[o + 1] = country;
+    this.ch[o + 2] = this.seg;
+    this.ch[o + 3] = 1;
+    this.ch[o + 4] = sentiment;
   }
 
   /** The viewer's key in batch `batch`'s viewer table (listed once per batch). */
@@ -297,15 +301,13 @@ export class Live {
       w.aggRow(bw, sw, this.wireCountry(w, countryWire, country), seg(segment), kinds[kind] ?? (kinds[kind] = w.str(KINDS[kind]!)), keys[key] ?? (keys[key] = w.str(this.keys.list[key]!)), bucket, n, total);
     });
     this.counts.clear();
+    const ch = this.ch;
     for (let i = 0; i < this.chV.length; i++) {
-      w.chatterRow(bw, this.wireViewer(w, this.chV[i]!, batch), this.wireCountry(w, countryWire, this.chC[i]!), seg(this.chS[i]!), this.chB[i]!, this.chN[i]!, this.chSum[i]!);
+      const o = i * 5;
+      w.chatterRow(bw, this.wireViewer(w, this.chV[i]!, batch), this.wireCountry(w, countryWire, ch[o + 1]!), seg(ch[o + 2]!), ch[o]!, ch[o + 3]!, ch[o + 4]!);
     }
     this.chV = [];
-    this.chB = [];
-    this.chC = [];
-    this.chS = [];
-    this.chN = [];
-    this.chSum = [];
+    this.ch = new Float64Array(Math.max(5 * 256, ch.length / 2));
     this.gen++;
   }
 
