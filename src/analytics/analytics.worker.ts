@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BackgroundThreads } from "../runtime/thread-priority.ts";
 import { serveWorker, workerConfig } from "../runtime/worker-side.ts";
-import { appendBatch, STAGING } from "./append.ts";
+import { appendBatch, SCHEMA, STAGING } from "./append.ts";
 import { unpost, type PostedBatch, type WireBatch } from "./batch.ts";
 import { reportSql, seedSql, seriesSql, type Scope, type SeriesQuery, type Sql } from "./queries.ts";
 
@@ -27,12 +27,6 @@ export type FromAnalytics =
 
 const cfg = workerConfig<{ path: string; threads: number }>();
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS agg (broadcast_id VARCHAR, stream_id VARCHAR, bucket BIGINT, country VARCHAR, segment VARCHAR, kind VARCHAR, key VARCHAR, n BIGINT, total DOUBLE, flush_id BIGINT);
-CREATE TABLE IF NOT EXISTS chatters (broadcast_id VARCHAR, bucket BIGINT, viewer_key VARCHAR, country VARCHAR, segment VARCHAR, messages BIGINT, sentiment_sum DOUBLE, flush_id BIGINT);
-CREATE TABLE IF NOT EXISTS sessions (session_id VARCHAR PRIMARY KEY, broadcast_id VARCHAR, stream_id VARCHAR, viewer_key VARCHAR, country VARCHAR, segment VARCHAR, joined_at BIGINT, left_at BIGINT, last_seen BIGINT);
-CREATE TABLE IF NOT EXISTS flushes (flush_id BIGINT PRIMARY KEY, flushed_at BIGINT, events BIGINT);
-`;
 
 let conn: DuckDBConnection | null = null;
 let instance: DuckDBInstance | null = null;

@@ -1,10 +1,18 @@
-// Appends a flush batch's columns to DuckDB (analytics worker side). The Appender's per-value calls
-// cost ~0.3 µs each here, ~3 µs per row of ten cells, so a flush at 500,000 events/s spent 1-1.6 s
-// appending (bench, issue 6). Numbers now go in as data chunks filled from typed arrays (no native
+// The analytics tables, and how a flush batch's columns go into them (analytics worker side). The
+// Appender's per-value calls cost ~0.3 µs each here, ~3 µs per row of ten cells, so a flush at
+// 500,000 events/s spent 1-1.6 s appending (bench, issue 6). Numbers now go in as data chunks filled from typed arrays (no native
 // call per value) into temporary tables of string ids, each distinct string once, and one
 // INSERT ... SELECT joins the strings back inside DuckDB.
 import { DOUBLE, DuckDBDataChunk, INTEGER, VARCHAR, type DuckDBConnection, type DuckDBType } from "@duckdb/node-api";
 import type { WireBatch } from "./batch.ts";
+
+/** The analytics file's tables (session_stage, used before session 4, may remain in older files). */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS agg (broadcast_id VARCHAR, stream_id VARCHAR, bucket BIGINT, country VARCHAR, segment VARCHAR, kind VARCHAR, key VARCHAR, n BIGINT, total DOUBLE, flush_id BIGINT);
+CREATE TABLE IF NOT EXISTS chatters (broadcast_id VARCHAR, bucket BIGINT, viewer_key VARCHAR, country VARCHAR, segment VARCHAR, messages BIGINT, sentiment_sum DOUBLE, flush_id BIGINT);
+CREATE TABLE IF NOT EXISTS sessions (session_id VARCHAR PRIMARY KEY, broadcast_id VARCHAR, stream_id VARCHAR, viewer_key VARCHAR, country VARCHAR, segment VARCHAR, joined_at BIGINT, left_at BIGINT, last_seen BIGINT);
+CREATE TABLE IF NOT EXISTS flushes (flush_id BIGINT PRIMARY KEY, flushed_at BIGINT, events BIGINT);
+`;
 
 const CHUNK = 2048; // DuckDB's vector size: a data chunk holds at most this many rows
 
@@ -53,7 +61,7 @@ export async function appendBatch(c: DuckDBConnection, b: WireBatch): Promise<vo
     { flush: b.id },
   );
   if (sessions.rows) {
-    // The latest state of each session wins (a session appears once per flush while open).
+    // A session is sent when it starts and when it ends: the later state wins.
     await c.run(`INSERT INTO sessions SELECT x.id, b.v, st.v, vw.v, cn.v, sg.v, x.joined_at::BIGINT, CASE WHEN isnan(x.left_at) THEN NULL ELSE x.left_at::BIGINT END, x.last_seen::BIGINT
       FROM in_sess x ${name("b", "b")} ${name("st", "st")} JOIN in_viewers vw ON vw.id = x.v ${name("cn", "c")} ${name("sg", "sg")}
       ON CONFLICT (session_id) DO UPDATE SET left_at = COALESCE(excluded.left_at, sessions.left_at), last_seen = GREATEST(excluded.last_seen, sessions.last_seen), viewer_key = excluded.viewer_key`);

@@ -187,8 +187,7 @@ export class Collector {
     const c = this.countries.id(country);
     v.c = c;
     // (times as the rollups take them: a clock step back counts as no time)
-    const row: SessionRow = { session_id: id, broadcast_id: broadcastId, stream_id: l.streamId, viewer_key: v.key, country, segment: l.segment, joined_at: t, left_at: null, last_seen: t };
-    const s: Session = { row, v, c, queued: 0 };
+    const s: Session = { id, v, c, segment: l.segment, joinedAt: t, leftAt: null, lastSeen: t, queued: 0 };
     l.sessions.set(session, s);
     this.openSessions++;
     this.queue(s);
@@ -206,8 +205,8 @@ export class Collector {
     l.sessions.delete(session);
     this.openSessions--;
     const t = l.moveTo(at);
-    s.row.left_at = Math.max(t, s.row.joined_at);
-    s.row.last_seen = s.row.left_at;
+    s.leftAt = Math.max(t, s.joinedAt);
+    s.lastSeen = s.leftAt;
     this.queue(s);
     l.count(this.bucket(t), K.leave, s.c, l.seg, 0, 1, 0);
     this.events++;
@@ -258,12 +257,16 @@ export class Collector {
 
   /** A viewer's data is erased: their rows still in memory get an anonymous key. */
   anonymise(viewerKey: string, replacement: string): void {
-    for (const s of this.changed) if (s.row.viewer_key === viewerKey) s.row.viewer_key = replacement;
+    // Rows not drained yet read their viewer's key at the drain: renaming the viewer renames them,
+    // also for a viewer already forgotten (a guest gone) whose ended session or chatter row waits.
+    const rename = (v: Viewer) => {
+      if (v.key === viewerKey) v.key = replacement;
+    };
+    for (const s of this.changed) rename(s.v);
     for (const l of this.live.values()) {
-      for (const s of l.sessions.values()) if (s.row.viewer_key === viewerKey) s.row.viewer_key = replacement;
+      for (const v of l.chattersPending()) rename(v);
       // The viewer may still be connected, and the hub knows them by the old id: the same state
-      // stays reachable under it (not counted again). Chatter rows not drained yet read the key at
-      // the drain, so they carry the new one too.
+      // stays reachable under it (not counted again), and rows from now on carry the new one.
       const v = l.viewers.get(viewerKey);
       if (v) {
         v.key = replacement;
@@ -288,10 +291,9 @@ export class Collector {
     const w = new BatchWriter();
     const countryWire: number[] = []; // country id -> string id in this batch
     for (const s of this.changed) {
-      const row = s.row;
-      if (row.left_at === null) row.last_seen = Math.max(row.last_seen, now);
+      if (s.leftAt === null) s.lastSeen = Math.max(s.lastSeen, now);
       const l = s.v.l;
-      w.sessionRow(row.session_id, w.str(row.broadcast_id), w.str(row.stream_id), l.wireViewer(w, s.v, id), l.wireCountry(w, countryWire, s.c), w.str(row.segment), row.joined_at, row.left_at, row.last_seen);
+      w.sessionRow(s.id, w.str(l.id), w.str(l.streamId), l.wireViewer(w, s.v, id), l.wireCountry(w, countryWire, s.c), w.str(s.segment), s.joinedAt, s.leftAt, s.lastSeen);
     }
     for (const [bid, l] of this.live) {
       for (const [dim, value, n] of l.seen.take()) {

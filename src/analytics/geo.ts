@@ -8,7 +8,7 @@
 // data file that does not look as expected go to the package's lookup. A test compares the two.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 type PackageLookup = (ip: string) => { country?: string } | null;
 
@@ -32,7 +32,9 @@ function packageLookup(): PackageLookup {
 export function loadV4(): V4Index | null {
   try {
     const req = createRequire(import.meta.url);
-    const dir = process.env.GEODATADIR ?? join(dirname(req.resolve("geoip-country/package.json")), "data");
+    // (the folder the package reads: its settings, relative to its lib/ folder)
+    const setting = process.env.npm_config_geoip_datadir || process.env.GEOIP_DATADIR || process.env.npm_config_geodatadir || process.env.GEODATADIR || "../data/";
+    const dir = resolve(dirname(req.resolve("geoip-country/package.json")), "lib", setting);
     const buf = readFileSync(join(dir, "geoip-country.dat"));
     if (buf.length === 0 || buf.length % RECORD !== 0) return null;
     const n = buf.length / RECORD;

@@ -3,11 +3,11 @@
 // Pure data: no timers, no I/O.
 //
 // Built for the socket thread's cache: countries, segments and keys are small ids, counts live in a
-// flat typed table (counts.ts), chatter rows in columns, the viewers present in an array. With a
+// flat typed table (counts.ts), chatter rows in one flat array, the viewers present in an array. With a
 // large audience each JS Map or Set operation cost ~0.5-1 µs of cache misses on this kind of machine,
 // and a join did a dozen of them (bench/RESULTS.md, issue 6).
 import type { BatchWriter } from "./batch.ts";
-import type { Dim, Kind, Prior, SessionRow } from "./collector.ts";
+import type { Dim, Kind, Prior } from "./collector.ts";
 import { Counts, Ids } from "./counts.ts";
 
 /** Kinds as numbers in the counts table (their order is not stored anywhere). */
@@ -68,12 +68,16 @@ export interface Viewer {
   wi: number;
 }
 
-/** An open (or just ended) session: its row, its viewer and country id, and the drain generation it was queued for. */
+/** An open (or just ended) session (stored as a SessionRow; its viewer's key is read at each drain). */
 export interface Session {
-  row: SessionRow;
+  id: string;
   v: Viewer;
-  c: number;
-  queued: number;
+  c: number; // country id
+  segment: string; // in force when it began
+  joinedAt: number;
+  leftAt: number | null;
+  lastSeen: number;
+  queued: number; // the drain generation it was last queued for
 }
 
 /** First appearances per dimension and value since the last drain; held back while earlier runs are read. */
@@ -143,7 +147,8 @@ export class Live {
   /** Counts since the last drain. */
   private counts = new Counts();
   /** Chatter rows since the last drain: the viewer, and bucket, country, segment, messages,
-   * sentiment sum in one flat array (one cache line per message; a viewer finds theirs through chatAt). */
+   * sentiment sum in one flat array (one cache line per message; a viewer finds theirs through chatAt).
+   * A row carries its viewer's key as it is at the drain. */
   private chV: Viewer[] = [];
   private ch = new Float64Array(5 * 256);
   private gen = 1;
@@ -160,7 +165,7 @@ export class Live {
 
   viewer(key: string): Viewer {
     let v = this.viewers.get(key);
-    if (!v) this.viewers.set(key, (v = { key, l: this, c: 0, open: 0, openIn: [], at: -1, seen: 0, seenIn: null, chatAt: 0, chatGen: 0, wb: 0, wi: 0 }));
+    if (!v) this.viewers.set(key, (v = { key, l: this, c: 0, open: 0, openIn: [], at: -1, seen: 0, seenIn: null, chatAt: 0, chatGen: 0, wb: -1, wi: 0 }));
     return v;
   }
 
@@ -287,6 +292,11 @@ export class Live {
 
   wireCountry(w: BatchWriter, cache: number[], c: number): number {
     return cache[c] ?? (cache[c] = w.str(this.countries.list[c]!));
+  }
+
+  /** Viewers with a chatter row not drained yet. */
+  chattersPending(): readonly Viewer[] {
+    return this.chV;
   }
 
   /** Writes the rows since the last call into `w` (a chatter row carries the viewer's key as it is now). */
