@@ -5,6 +5,7 @@
 // row objects on the socket thread). Viewer ids have a table of their own, so an erasure renames
 // them without touching a country or a label that happens to be spelled the same. Pure.
 import type { Touch } from "./collector.ts";
+import { Ids } from "./counts.ts";
 
 export interface WireBatch {
   id: number;
@@ -55,8 +56,7 @@ class Growing {
 
 /** Builds one WireBatch. String ids: `str()` for shared strings, `viewer()` for viewer ids. */
 export class BatchWriter {
-  private strings: string[] = [];
-  private ids = new Map<string, number>();
+  private strings = new Ids();
   private viewers: string[] = [];
   private sessionIds: string[] = [];
   private agg = new Growing(6, 3);
@@ -64,13 +64,7 @@ export class BatchWriter {
   private sessions = new Growing(5, 3);
 
   str(s: string): number {
-    let i = this.ids.get(s);
-    if (i === undefined) {
-      i = this.strings.length;
-      this.strings.push(s);
-      this.ids.set(s, i);
-    }
-    return i;
+    return this.strings.id(s);
   }
 
   /** A viewer id's index (the caller keeps it to use it once per batch). */
@@ -121,7 +115,7 @@ export class BatchWriter {
   }
 
   done(id: number, events: number, touch: Touch): WireBatch {
-    return { id, events, touch, strings: this.strings, viewers: this.viewers, sessionIds: this.sessionIds, agg: this.agg.done(), chatters: this.chatters.done(), sessions: this.sessions.done() };
+    return { id, events, touch, strings: this.strings.list, viewers: this.viewers, sessionIds: this.sessionIds, agg: this.agg.done(), chatters: this.chatters.done(), sessions: this.sessions.done() };
   }
 }
 
