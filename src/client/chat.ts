@@ -5,16 +5,10 @@
 import { $, duration, el, randomId } from "./dom.ts";
 import type { Live } from "./live.ts";
 import { refusal } from "./words.ts";
+import type { MessageView } from "../chat/store.ts";
 
-export interface Message {
-  seq: number;
-  id: string;
-  user: { id: string | null; name: string; badges: string[] };
-  body: string;
-  reply_to: number | null;
-  mentions: string[];
-  at: string;
-}
+/** The message object as the server sends it (a type only: nothing of the server is bundled). */
+export type Message = MessageView;
 type HistoryItem = Message | { seq: number; deleted: true };
 
 export interface Me {

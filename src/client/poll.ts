@@ -4,18 +4,10 @@
 import { clock, el, full } from "./dom.ts";
 import type { Live } from "./live.ts";
 import { refusal } from "./words.ts";
+import type { PollView as PollWire } from "../polls/index.ts";
 
-export interface Poll {
-  id: string;
-  question: string;
-  options: string[];
-  tallies: number[];
-  total: number;
-  opened_at: string;
-  closes_at: string;
-  status: "open" | "closed";
-  winner: number | null;
-}
+/** The poll object as the server sends it (a type only: nothing of the server is bundled). */
+export type Poll = PollWire;
 
 const OVERLAY_KEEPS_RESULT_MS = 60_000;
 

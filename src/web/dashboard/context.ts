@@ -13,16 +13,20 @@ import type { DashboardFeeds } from "./feed.ts";
 import type { LiveData } from "./live-data.ts";
 import type { Sessions } from "./sessions.ts";
 
-export interface DashboardContext {
-  config: Readonly<Config>;
-  clock: Clock;
-  logger: Logger;
+/** The domain doors the dashboard reads and acts through. */
+export interface DomainDoors {
   accounts: Accounts;
   streams: Streams;
   chat: Chat;
   polls: Polls;
   analytics: Analytics;
   audit: AuditLog;
+}
+
+export interface DashboardContext extends DomainDoors {
+  config: Readonly<Config>;
+  clock: Clock;
+  logger: Logger;
   sessions: Sessions;
   auth: DashboardAuth;
   feeds: DashboardFeeds;

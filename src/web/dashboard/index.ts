@@ -4,19 +4,13 @@
 // see their stream end and reconnect elsewhere.
 import type { Database } from "bun:sqlite";
 import { Elysia } from "elysia";
-import type { Accounts } from "../../accounts/index.ts";
-import type { Analytics } from "../../analytics/index.ts";
-import type { AuditLog } from "../../audit/index.ts";
-import type { Chat } from "../../chat/index.ts";
 import type { Config } from "../../config.ts";
-import type { Polls } from "../../polls/index.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { Clock } from "../../runtime/time.ts";
-import type { Streams } from "../../streams/index.ts";
 import type { Hub } from "../socket/hub.ts";
 import { Assets } from "./assets.ts";
 import { DashboardAuth } from "./auth.ts";
-import type { DashboardContext } from "./context.ts";
+import type { DashboardContext, DomainDoors } from "./context.ts";
 import { DashboardFeeds } from "./feed.ts";
 import { LiveData } from "./live-data.ts";
 import { accountRoutes } from "./routes-accounts.ts";
@@ -27,18 +21,12 @@ import { loginRoutes } from "./routes-login.ts";
 import { streamRoutes } from "./routes-streams.ts";
 import { Sessions } from "./sessions.ts";
 
-export interface DashboardDeps {
+export interface DashboardDeps extends DomainDoors {
   db: Database;
   config: Readonly<Config>;
   clock: Clock;
   logger: Logger;
   hub: Hub;
-  accounts: Accounts;
-  streams: Streams;
-  chat: Chat;
-  polls: Polls;
-  analytics: Analytics;
-  audit: AuditLog;
 }
 
 export class Dashboard {

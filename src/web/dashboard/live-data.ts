@@ -1,24 +1,17 @@
 // Read-only views the dashboard needs, composed from the domain doors' existing methods (no SQL
 // here). Where a door lacks a query (newest audit rows first, one review item by id, a stream's
 // past broadcasts), the composition below is bounded and says what it costs.
-import type { Accounts } from "../../accounts/index.ts";
-import type { Analytics } from "../../analytics/index.ts";
-import type { AuditLog, AuditRow } from "../../audit/index.ts";
-import type { Chat, MessageView } from "../../chat/index.ts";
-import type { Polls, PollView } from "../../polls/index.ts";
+import type { AuditRow } from "../../audit/index.ts";
+import type { MessageView } from "../../chat/index.ts";
+import type { PollView } from "../../polls/index.ts";
 import { iso, type Clock } from "../../runtime/time.ts";
-import type { BroadcastRecord, StreamRecord, Streams } from "../../streams/index.ts";
+import type { BroadcastRecord, StreamRecord } from "../../streams/index.ts";
 import type { ViewerCardData } from "../../../views/live/viewer-card.ts";
 import type { QueueItem } from "../../../views/live/queue.ts";
+import type { DomainDoors } from "./context.ts";
 import type { StreamHead } from "../../../views/live/stream.ts";
 
-export interface LiveDataDeps {
-  accounts: Accounts;
-  streams: Streams;
-  chat: Chat;
-  polls: Polls;
-  analytics: Analytics;
-  audit: AuditLog;
+export interface LiveDataDeps extends DomainDoors {
   clock: Clock;
 }
 
