@@ -25,15 +25,14 @@
 
 import { Database } from "bun:sqlite";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { ChatClientConfig, ChatCommand, ChatConnectReply, ChatReportReply, ChatRunReply, ChatStatsReply } from "./chat-load-client.ts";
 import { sentimentOf } from "../src/analytics/sentiment.ts";
 import { CHAT_LINES, MIX_SHARE, MixedLoad, NULL_SINK, Rng, liveStream, segmentMarks, simClock, simulateBroadcast, type BroadcastPlan, type SimResult } from "./analytics-sim.ts";
 import { createStreams, hubbubApi, startBenchServer, type BenchServer } from "./lib/bench-servers.ts";
 import { LoadChild } from "./lib/child.ts";
-import { cleanupNow, keepTempDirs, removeDir, trackDir } from "./lib/cleanup.ts";
+import { keepTempDirs, removeDir, runMain, tempDir } from "./lib/cleanup.ts";
 import { checkFlags, coreBusySeconds, flagReader, fmt, int, interestingLogLines, makeLog, quantiles, quiesce, waitForQuietMachine, yes, type Quantiles } from "./lib/harness.ts";
 import { cpuTimes, machineBusySeconds, machineInfo } from "./lib/proc.ts";
 import { HUBBUB_FIXED_ENV, REPO_ROOT } from "./lib/servers.ts";
@@ -1040,15 +1039,6 @@ function header(opts: Options): string {
 
 const WATCHDOG_MS = 30 * 60_000;
 
-process.on("exit", cleanupNow);
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(sig, () => {
-    console.error(`\n[analytics] ${sig}: stopping servers and generators`);
-    cleanupNow();
-    process.exit(130);
-  });
-}
-
 async function main(): Promise<number> {
   if (process.argv.includes("--help")) {
     console.log(USAGE);
@@ -1056,15 +1046,9 @@ async function main(): Promise<number> {
   }
   const opts = parseOptions(process.argv.slice(2));
   keepTempDirs(opts.keepTmp);
-  setTimeout(() => {
-    console.error(`[analytics] watchdog: run exceeded ${WATCHDOG_MS / 60_000} min, aborting`);
-    cleanupNow();
-    process.exit(124);
-  }, WATCHDOG_MS).unref();
   const started = performance.now();
   const m = await loadModules(opts.hubbubRoot);
-  const dir = mkdtempSync(join(tmpdir(), "hubbub-analytics-bench-"));
-  trackDir(dir);
+  const dir = tempDir("hubbub-analytics-bench-");
   console.log(header(opts));
   console.log("");
   const failures: string[] = [];
@@ -1185,14 +1169,4 @@ async function main(): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-main().then(
-  (code: number) => {
-    cleanupNow();
-    process.exit(code);
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    cleanupNow();
-    process.exit(1);
-  },
-);
+runMain("analytics", WATCHDOG_MS, main);

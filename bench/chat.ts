@@ -10,13 +10,12 @@
 //   node_modules/.bin/bun bench/chat.ts --quick         10 x 20 viewers, 5 s: a smoke run
 //   node_modules/.bin/bun bench/chat.ts --help          all flags
 
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createStreams, startBenchServer, type BenchServer, type Kind } from "./lib/bench-servers.ts";
 import { LoadChild } from "./lib/child.ts";
 import { shares } from "./lib/generators.ts";
-import { cleanupNow, keepTempDirs, removeDir, trackDir } from "./lib/cleanup.ts";
+import { keepTempDirs, removeDir, runMain, tempDir } from "./lib/cleanup.ts";
 import {
   checkFlags, flagReader, fmt, int, interestingLogLines, makeLog, mergeCounts, pct, quantiles, quiesce, sum,
   waitForQuietMachine, yes, type Quantiles,
@@ -516,15 +515,6 @@ function header(opts: Options): string {
 
 const WATCHDOG_MS = 60 * 60_000;
 
-process.on("exit", cleanupNow);
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(sig, () => {
-    console.error(`\n[chat] ${sig}: stopping servers and generators`);
-    cleanupNow();
-    process.exit(130);
-  });
-}
-
 async function main(): Promise<number> {
   if (process.argv.includes("--help")) {
     console.log(USAGE);
@@ -532,14 +522,8 @@ async function main(): Promise<number> {
   }
   const opts = parseOptions(process.argv.slice(2));
   keepTempDirs(opts.keepTmp);
-  setTimeout(() => {
-    console.error(`[chat] watchdog: run exceeded ${WATCHDOG_MS / 60_000} min, aborting`);
-    cleanupNow();
-    process.exit(124);
-  }, WATCHDOG_MS).unref();
 
-  const dir = mkdtempSync(join(tmpdir(), "hubbub-chat-bench-"));
-  trackDir(dir);
+  const dir = tempDir("hubbub-chat-bench-");
   console.log(header(opts));
   console.log("");
   const results: SideResult[] = [];
@@ -573,14 +557,4 @@ async function main(): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-main().then(
-  (code: number) => {
-    cleanupNow();
-    process.exit(code);
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    cleanupNow();
-    process.exit(1);
-  },
-);
+runMain("chat", WATCHDOG_MS, main);

@@ -20,12 +20,11 @@
 //   node_modules/.bin/bun bench/reactions.ts --quick    10 x 20 viewers, 500 votes: a smoke run
 //   node_modules/.bin/bun bench/reactions.ts --help     all flags
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createStreams, hubbubApi, startBenchServer, type BenchServer, type Kind } from "./lib/bench-servers.ts";
 import { LoadChild } from "./lib/child.ts";
-import { cleanupNow, keepTempDirs, removeDir, trackDir } from "./lib/cleanup.ts";
+import { keepTempDirs, removeDir, runMain, tempDir } from "./lib/cleanup.ts";
 import {
   checkFlags, coreBusySeconds, flagReader, fmt, int, interestingLogLines, machineCpu, makeLog, mergeCounts, pct, quantiles, quiesce, sum,
   waitForQuietMachine, yes, type MachineCpu, type Quantiles,
@@ -839,15 +838,6 @@ function header(opts: Options): string {
 
 const WATCHDOG_MS = 30 * 60_000;
 
-process.on("exit", cleanupNow);
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(sig, () => {
-    console.error(`\n[reactions] ${sig}: stopping servers and generators`);
-    cleanupNow();
-    process.exit(130);
-  });
-}
-
 async function main(): Promise<number> {
   if (process.argv.includes("--help")) {
     console.log(USAGE);
@@ -855,14 +845,8 @@ async function main(): Promise<number> {
   }
   const opts = parseOptions(process.argv.slice(2));
   keepTempDirs(opts.keepTmp);
-  setTimeout(() => {
-    console.error(`[reactions] watchdog: run exceeded ${WATCHDOG_MS / 60_000} min, aborting`);
-    cleanupNow();
-    process.exit(124);
-  }, WATCHDOG_MS).unref();
 
-  const dir = mkdtempSync(join(tmpdir(), "hubbub-reactions-bench-"));
-  trackDir(dir);
+  const dir = tempDir("hubbub-reactions-bench-");
   console.log(header(opts));
   console.log("");
   const results: ReactResult[] = [];
@@ -942,14 +926,4 @@ async function main(): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-main().then(
-  (code: number) => {
-    cleanupNow();
-    process.exit(code);
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    cleanupNow();
-    process.exit(1);
-  },
-);
+runMain("reactions", WATCHDOG_MS, main);

@@ -2,26 +2,16 @@
 // Servers are pinned to one core (taskset -c 0), generators to the other (taskset -c 1).
 // `bun run bench` runs the full sizes; `bun bench/run.ts --help` lists the flags.
 
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseOptions, USAGE, type Options } from "./lib/args.ts";
-import { cleanupNow, keepTempDirs, removeDir, trackDir } from "./lib/cleanup.ts";
+import { keepTempDirs, removeDir, runMain, tempDir } from "./lib/cleanup.ts";
 import { machineInfo } from "./lib/proc.ts";
 import { renderNotes, renderTable, type Results } from "./lib/report.ts";
 import { runFanout, runMemory, runStorm } from "./lib/scenarios.ts";
 import { HUBBUB_FIXED_ENV, hubbubSnapshot, snapshotsSeen } from "./lib/servers.ts";
 
 const WATCHDOG_MS = 3 * 3600_000; // the whole run, whatever happens (a clean full run takes ~25 min)
-
-process.on("exit", cleanupNow);
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(sig, () => {
-    console.error(`\n[bench] ${sig}: stopping servers and generators`);
-    cleanupNow();
-    process.exit(130);
-  });
-}
 
 function header(opts: Options): string {
   const m = machineInfo();
@@ -49,14 +39,8 @@ async function main(): Promise<number> {
   }
   const opts = parseOptions(process.argv.slice(2));
   keepTempDirs(opts.keepTmp);
-  setTimeout(() => {
-    console.error(`[bench] watchdog: run exceeded ${WATCHDOG_MS / 60_000} min, aborting`);
-    cleanupNow();
-    process.exit(124);
-  }, WATCHDOG_MS).unref();
 
-  const dir = mkdtempSync(join(tmpdir(), "hubbub-bench-"));
-  trackDir(dir);
+  const dir = tempDir("hubbub-bench-");
   console.log(header(opts));
   console.log("");
   const results: Results = { memory: [], storm: [], fanout: [], failures: [] };
@@ -131,14 +115,4 @@ async function main(): Promise<number> {
   return results.failures.length > 0 ? 1 : 0;
 }
 
-main().then(
-  (code: number) => {
-    cleanupNow();
-    process.exit(code);
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    cleanupNow();
-    process.exit(1);
-  },
-);
+runMain("bench", WATCHDOG_MS, main);

@@ -3,7 +3,9 @@
 // Children run in their own process group (spawned detached): we signal the group, which also
 // reaches anything a server might fork, and never anything by name.
 
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const groups = new Set<number>();
 const dirs = new Set<string>();
@@ -58,4 +60,44 @@ export function cleanupNow(): void {
   groups.clear();
   if (!keepDirs) for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs.clear();
+}
+
+/** A benchmark run's guard: cleanup at exit and on a signal, and a watchdog over the whole run. */
+function guardRun(tag: string, watchdogMs: number): void {
+  process.on("exit", cleanupNow);
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(sig, () => {
+      console.error(`\n[${tag}] ${sig}: stopping servers and generators`);
+      cleanupNow();
+      process.exit(130);
+    });
+  }
+  setTimeout(() => {
+    console.error(`[${tag}] watchdog: run exceeded ${watchdogMs / 60_000} min, aborting`);
+    cleanupNow();
+    process.exit(124);
+  }, watchdogMs).unref();
+}
+
+/** A fresh temp dir, removed at cleanup (unless kept). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  trackDir(dir);
+  return dir;
+}
+
+/** Runs a benchmark's main under the guard, then cleans up and exits with its code (1 if it threw). */
+export function runMain(tag: string, watchdogMs: number, main: () => Promise<number>): void {
+  guardRun(tag, watchdogMs);
+  main().then(
+    (code: number) => {
+      cleanupNow();
+      process.exit(code);
+    },
+    (err: unknown) => {
+      console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+      cleanupNow();
+      process.exit(1);
+    },
+  );
 }
