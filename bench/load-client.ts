@@ -5,17 +5,16 @@
 //
 // Usage (by run.ts only): BENCH_CLIENT_CONFIG='<ClientConfig JSON>' taskset -c 1 bun bench/load-client.ts
 
-import { createInterface } from "node:readline";
 import { connectWs, type WsConn, type WsEvents } from "./lib/ws-client.ts";
 import { viewerToken } from "./lib/jwt.ts";
 import { LogHistogram } from "./lib/histogram.ts";
+import { serveCommands } from "./lib/child.ts";
 import type {
   ClientConfig,
   Command,
   ConnectReply,
   DriveReply,
   ReportReply,
-  Reply,
   StatsReply,
 } from "./lib/protocol.ts";
 
@@ -332,45 +331,23 @@ function report(expectedPerSocket: number): ReportReply {
   };
 }
 
-function send(reply: Reply): void {
-  process.stdout.write(`${JSON.stringify(reply)}\n`);
-}
-
-async function handle(cmd: Command): Promise<void> {
-  try {
-    switch (cmd.cmd) {
-      case "connect":
-        send({ id: cmd.id, ok: true, result: await connectMany(cmd) });
-        return;
-      case "arm":
-        send({ id: cmd.id, ok: true, result: arm(cmd.sampleEvery) });
-        return;
-      case "drive":
-        send({ id: cmd.id, ok: true, result: await drive(cmd) });
-        return;
-      case "stats": {
-        const stats: StatsReply = { delivered, live };
-        send({ id: cmd.id, ok: true, result: stats });
-        return;
-      }
-      case "report":
-        send({ id: cmd.id, ok: true, result: report(cmd.expectedPerSocket) });
-        return;
-      case "quit":
-        send({ id: cmd.id, ok: true, result: null });
-        setTimeout(() => process.exit(0), 20);
-        return;
-    }
-  } catch (err: unknown) {
-    send({ id: cmd.id, ok: false, error: err instanceof Error ? err.message : String(err) });
+/** One command's result ("quit" is answered by serveCommands). */
+async function handle(cmd: Command): Promise<unknown> {
+  switch (cmd.cmd) {
+    case "connect":
+      return connectMany(cmd);
+    case "arm":
+      return arm(cmd.sampleEvery);
+    case "drive":
+      return drive(cmd);
+    case "stats":
+      return { delivered, live } satisfies StatsReply;
+    case "report":
+      return report(cmd.expectedPerSocket);
+    case "quit":
+      return null;
   }
 }
 
-setTimeout(() => process.exit(3), MAX_LIFETIME_MS).unref();
-const lines = createInterface({ input: process.stdin });
-lines.on("line", (line: string) => {
-  if (line.trim() === "") return;
-  void handle(JSON.parse(line) as Command);
-});
-// The orchestrator owns us: when it goes away (stdin closes), so do we.
-lines.on("close", () => process.exit(0));
+// (stdin closing, the orchestrator gone, also ends this process)
+serveCommands<Command>(handle, MAX_LIFETIME_MS);

@@ -1,6 +1,6 @@
 // Load-generator children driven over JSON lines (commands on the child's stdin, replies on its
 // stdout), both ends: `LoadChild` in the orchestrator, `serveCommands` in the child. Used by the
-// per-issue benchmarks (bench/chat.ts, bench/reactions.ts); bench/run.ts has its own in generators.ts.
+// benchmarks (bench/chat.ts, bench/reactions.ts, bench/analytics.ts; bench/run.ts through generators.ts).
 
 import type { Subprocess } from "bun";
 import { createInterface } from "node:readline";

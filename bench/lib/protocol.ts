@@ -78,6 +78,3 @@ export interface ReportReply {
   frames: Record<string, number>;
 }
 
-export type Reply =
-  | { id: number; ok: true; result: ConnectReply | DriveReply | StatsReply | ReportReply | { live: number } | null }
-  | { id: number; ok: false; error: string };
