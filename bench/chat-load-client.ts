@@ -10,7 +10,7 @@
 import { serveCommands } from "./lib/child.ts";
 import { LogHistogram, type HistogramJson } from "./lib/histogram.ts";
 import { viewerToken } from "./lib/jwt.ts";
-import { Heartbeats, inLanes, startsWith } from "./lib/viewer-pool.ts";
+import { Heartbeats, inLanes, joinOutcome, PendingJoins, startsWith } from "./lib/viewer-pool.ts";
 import { connectWs, type WsConn, type WsEvents } from "./lib/ws-client.ts";
 
 // ---- protocol with the orchestrator (types only are imported by bench/chat.ts) ----
@@ -121,7 +121,7 @@ const armedAtStart = new Uint8Array(MAX_SOCKETS);
 const counts = new Int32Array(MAX_SOCKETS);
 const seqSums = new Float64Array(MAX_SOCKETS);
 const lastSeq = new Float64Array(MAX_SOCKETS);
-const resolvers = new Map<number, (failure: string | null) => void>();
+const joins = new PendingJoins();
 let live = 0;
 
 // Per-stream accounting (global stream index).
@@ -217,23 +217,14 @@ function onChatReply(i: number, buf: Buffer, start: number, end: number): void {
 }
 
 function onJoinReply(i: number, buf: Buffer, start: number, end: number): void {
-  let frame: unknown;
-  try {
-    frame = JSON.parse(buf.toString("utf8", start, end));
-  } catch {
-    return;
-  }
-  if (!Array.isArray(frame) || frame[3] !== "phx_reply") return;
-  const payload = frame[4] as { status?: unknown; response?: { reason?: unknown } } | null;
-  const resolve = resolvers.get(i);
-  if (payload?.status === "ok") {
+  const failure = joinOutcome(buf, start, end);
+  if (failure === undefined) return;
+  if (failure === null) {
     joined[i] = 1;
     live++;
-    resolve?.(null);
-  } else {
-    resolve?.(`join ${String(payload?.status)}: ${String(payload?.response?.reason ?? "")}`);
-    conns[i]?.terminate();
   }
+  joins.settle(i, failure);
+  if (failure !== null) conns[i]?.terminate();
 }
 
 function onOtherFrame(buf: Buffer, start: number, end: number): void {
@@ -265,7 +256,7 @@ const events: WsEvents = {
         bump(closeReasons, reason);
       }
     }
-    resolvers.get(i)?.(reason);
+    joins.settle(i, reason);
   },
 };
 
@@ -276,20 +267,7 @@ function connectOne(globalId: number): Promise<string | null> {
   globalIds[i] = globalId;
   streamOf[i] = Math.floor(globalId / cfg.viewersPerStream);
   const path = `/socket/websocket?vsn=2.0.0&token=${viewerToken(globalId, cfg.tokenSecret)}`;
-  return new Promise<string | null>((resolve) => {
-    const timer = setTimeout(() => {
-      done("join timeout");
-      conns[i]?.terminate();
-    }, JOIN_TIMEOUT_MS);
-    const done = (failure: string | null): void => {
-      if (!resolvers.has(i)) return;
-      resolvers.delete(i);
-      clearTimeout(timer);
-      resolve(failure);
-    };
-    resolvers.set(i, done);
-    conns.push(connectWs(i, cfg.host, cfg.port, path, cfg.origin, events));
-  });
+  return joins.wait(i, JOIN_TIMEOUT_MS, () => conns.push(connectWs(i, cfg.host, cfg.port, path, cfg.origin, events)), () => conns[i]?.terminate());
 }
 
 async function connectMany(cmd: Extract<ChatCommand, { cmd: "connect" }>): Promise<ChatConnectReply> {

@@ -9,6 +9,7 @@ import { connectWs, type WsConn, type WsEvents } from "./lib/ws-client.ts";
 import { viewerToken } from "./lib/jwt.ts";
 import { LogHistogram } from "./lib/histogram.ts";
 import { serveCommands } from "./lib/child.ts";
+import { joinOutcome, PendingJoins } from "./lib/viewer-pool.ts";
 import type {
   ClientConfig,
   Command,
@@ -44,7 +45,7 @@ const globalIds = new Int32Array(MAX_SOCKETS);
 const joined = new Uint8Array(MAX_SOCKETS);
 const armedAtStart = new Uint8Array(MAX_SOCKETS);
 const counts = new Int32Array(MAX_SOCKETS);
-const resolvers = new Map<number, (failure: string | null) => void>();
+const joins = new PendingJoins();
 let live = 0;
 
 // Fan-out accounting, reset by "arm".
@@ -112,26 +113,17 @@ function onJoinReply(i: number, buf: Buffer, start: number, end: number): void {
   if (startsWith(buf, start, end, JOIN_OK_PREFIX)) {
     joined[i] = 1;
     live++;
-    resolvers.get(i)?.(null);
+    joins.settle(i, null);
     return;
   }
-  let frame: unknown;
-  try {
-    frame = JSON.parse(buf.toString("utf8", start, end));
-  } catch {
-    return;
-  }
-  if (!Array.isArray(frame) || frame[2] !== "stream:bench" || frame[3] !== "phx_reply") return;
-  const payload = frame[4] as { status?: unknown; response?: { reason?: unknown } } | null;
-  const resolve = resolvers.get(i);
-  if (payload?.status === "ok") {
+  const failure = joinOutcome(buf, start, end, "stream:bench");
+  if (failure === undefined) return;
+  if (failure === null) {
     joined[i] = 1;
     live++;
-    resolve?.(null);
-  } else {
-    resolve?.(`join ${String(payload?.status)}: ${String(payload?.response?.reason ?? "")}`);
-    conns[i]?.terminate();
   }
+  joins.settle(i, failure);
+  if (failure !== null) conns[i]?.terminate();
 }
 
 const events: WsEvents = {
@@ -156,7 +148,7 @@ const events: WsEvents = {
         bump(closeReasons, reason);
       }
     }
-    resolvers.get(i)?.(reason);
+    joins.settle(i, reason);
   },
 };
 
@@ -168,20 +160,7 @@ function connectOne(globalId: number, auth: boolean): Promise<string | null> {
     if (cfg.tokenSecret === null) throw new Error("signed-in viewers need a token secret");
     path += `&token=${viewerToken(globalId, cfg.tokenSecret)}`;
   }
-  return new Promise<string | null>((resolve) => {
-    const timer = setTimeout(() => {
-      done("join timeout");
-      conns[i]?.terminate();
-    }, JOIN_TIMEOUT_MS);
-    const done = (failure: string | null): void => {
-      if (!resolvers.has(i)) return;
-      resolvers.delete(i);
-      clearTimeout(timer);
-      resolve(failure);
-    };
-    resolvers.set(i, done);
-    conns.push(connectWs(i, cfg.host, cfg.port, path, cfg.origin, events));
-  });
+  return joins.wait(i, JOIN_TIMEOUT_MS, () => conns.push(connectWs(i, cfg.host, cfg.port, path, cfg.origin, events)), () => conns[i]?.terminate());
 }
 
 async function connectMany(cmd: Extract<Command, { cmd: "connect" }>): Promise<ConnectReply> {

@@ -19,7 +19,7 @@
 import { serveCommands } from "./lib/child.ts";
 import { LogHistogram, type HistogramJson } from "./lib/histogram.ts";
 import { viewerToken } from "./lib/jwt.ts";
-import { Heartbeats, inLanes, readUint, startsWith } from "./lib/viewer-pool.ts";
+import { Heartbeats, inLanes, joinOutcome, PendingJoins, readUint, startsWith } from "./lib/viewer-pool.ts";
 import { connectWs, type WsConn, type WsEvents } from "./lib/ws-client.ts";
 
 // ---- protocol with the orchestrator (types only are imported by bench/reactions.ts) ----
@@ -195,7 +195,7 @@ const conns: WsConn[] = [];
 const globalIds = new Int32Array(MAX_SOCKETS);
 const streamOf = new Int32Array(MAX_SOCKETS);
 const joined = new Uint8Array(MAX_SOCKETS);
-const resolvers = new Map<number, (failure: string | null) => void>();
+const joins = new PendingJoins();
 let live = 0;
 const heartbeats = new Heartbeats(conns, cfg.heartbeatMs);
 
@@ -391,23 +391,14 @@ function onPollOpen(i: number): void {
 }
 
 function onJoinReply(i: number, buf: Buffer, start: number, end: number): void {
-  let frame: unknown;
-  try {
-    frame = JSON.parse(buf.toString("utf8", start, end));
-  } catch {
-    return;
-  }
-  if (!Array.isArray(frame) || frame[3] !== "phx_reply") return;
-  const payload = frame[4] as { status?: unknown; response?: { reason?: unknown; poll?: { id?: unknown } | null } } | null;
-  const resolve = resolvers.get(i);
-  if (payload?.status === "ok") {
+  const failure = joinOutcome(buf, start, end);
+  if (failure === undefined) return;
+  if (failure === null) {
     joined[i] = 1;
     live++;
-    resolve?.(null);
-  } else {
-    resolve?.(`join ${String(payload?.status)}: ${String(payload?.response?.reason ?? "")}`);
-    conns[i]?.terminate();
   }
+  joins.settle(i, failure);
+  if (failure !== null) conns[i]?.terminate();
 }
 
 function onOtherFrame(buf: Buffer, start: number, end: number): void {
@@ -443,7 +434,7 @@ const events_: WsEvents = {
         bump(closeReasons, reason);
       }
     }
-    resolvers.get(i)?.(reason);
+    joins.settle(i, reason);
   },
 };
 
@@ -454,20 +445,7 @@ function connectOne(globalId: number): Promise<string | null> {
   globalIds[i] = globalId;
   streamOf[i] = Math.floor(globalId / cfg.viewersPerStream);
   const path = `/socket/websocket?vsn=2.0.0&token=${viewerToken(globalId, cfg.tokenSecret)}`;
-  return new Promise<string | null>((resolve) => {
-    const timer = setTimeout(() => {
-      done("join timeout");
-      conns[i]?.terminate();
-    }, JOIN_TIMEOUT_MS);
-    const done = (failure: string | null): void => {
-      if (!resolvers.has(i)) return;
-      resolvers.delete(i);
-      clearTimeout(timer);
-      resolve(failure);
-    };
-    resolvers.set(i, done);
-    conns.push(connectWs(i, cfg.host, cfg.port, path, cfg.origin, events_));
-  });
+  return joins.wait(i, JOIN_TIMEOUT_MS, () => conns.push(connectWs(i, cfg.host, cfg.port, path, cfg.origin, events_)), () => conns[i]?.terminate());
 }
 
 async function connectMany(cmd: Extract<ReactionsCommand, { cmd: "connect" }>): Promise<ConnectReply> {

@@ -1,5 +1,6 @@
 // Generator-side pieces every viewer-socket load client needs: joining many sockets with a bounded
-// number in flight, and phoenix.js-style heartbeats spread evenly over their period.
+// number in flight (each waiting for its join reply), and phoenix.js-style heartbeats spread evenly
+// over their period.
 
 import { LogHistogram, type HistogramJson } from "./histogram.ts";
 import type { WsConn } from "./ws-client.ts";
@@ -44,6 +45,48 @@ export async function inLanes(count: number, concurrency: number, deadline: numb
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, lane));
   failed += count - ok - failed; // never attempted: the deadline passed
   return { ok, failed, elapsedMs: performance.now() - t0, errors, joinLatency: joinLatency.toJson() };
+}
+
+/** Sockets waiting for their join: each settles once, with null (joined) or a failure reason. */
+export class PendingJoins {
+  private waiting = new Map<number, (failure: string | null) => void>();
+
+  /** Registers socket `i`, then `open()`s it; after `timeoutMs` without a settle it fails and `onTimeout()` runs. */
+  wait(i: number, timeoutMs: number, open: () => void, onTimeout: () => void): Promise<string | null> {
+    return new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.settle(i, "join timeout");
+        onTimeout();
+      }, timeoutMs);
+      this.waiting.set(i, (failure: string | null) => {
+        clearTimeout(timer);
+        resolve(failure);
+      });
+      open();
+    });
+  }
+
+  /** The join of socket `i` ended (a reply, a close); later calls for it do nothing. */
+  settle(i: number, failure: string | null): void {
+    const done = this.waiting.get(i);
+    if (done === undefined) return;
+    this.waiting.delete(i);
+    done(failure);
+  }
+}
+
+/** A join reply's outcome: null when joined, the failure reason otherwise, undefined when the
+ * frame is not a phx_reply (to `topic`, when given). */
+export function joinOutcome(buf: Buffer, start: number, end: number, topic: string | null = null): string | null | undefined {
+  let frame: unknown;
+  try {
+    frame = JSON.parse(buf.toString("utf8", start, end));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(frame) || frame[3] !== "phx_reply" || (topic !== null && frame[2] !== topic)) return undefined;
+  const payload = frame[4] as { status?: unknown; response?: { reason?: unknown } } | null;
+  return payload?.status === "ok" ? null : `join ${String(payload?.status)}: ${String(payload?.response?.reason ?? "")}`;
 }
 
 /** phoenix.js sends a heartbeat every 30 s per socket; this spreads them evenly over the period.
