@@ -109,7 +109,8 @@ export function countryOf(ip: string): string {
   if (!ip) return "";
   try {
     if (v4 === undefined) v4 = loadV4();
-    const n = v4 ? parseV4(ip) : -1;
+    // (a server listening on "::" sees IPv4 peers as mapped addresses: "::ffff:1.2.3.4")
+    const n = v4 ? parseV4(ip.startsWith("::ffff:") ? ip.slice(7) : ip) : -1;
     if (n >= 0) return lookupV4(v4!, n);
     return packageLookup()(ip)?.country ?? "";
   } catch {

@@ -32,11 +32,17 @@ test("countryOf equals the package on 200,000 random addresses and at every 50th
     }
   }
   expect(diffs.slice(0, 10)).toEqual([]);
-  expect(["8.8.8.8", "81.2.69.160"].map(countryOf)).toEqual(["US", "GB"]);
+  expect(["8.8.8.8", "81.2.69.160", "::ffff:81.2.69.160"].map(countryOf)).toEqual(["US", "GB", "GB"]);
+  // Mapped IPv4 as a server listening on "::" sees it: the same answers as the package.
+  for (let i = 0; i < 2000; i++) {
+    const ip = `::ffff:${dotted(Math.floor(r() * 4294967296))}`;
+    if (countryOf(ip) !== theirs(ip)) diffs.push(ip);
+  }
+  expect(diffs.slice(0, 10)).toEqual([]);
 });
 
 test("other spellings: what the package says, and '' for nonsense", () => {
-  for (const ip of ["2001:4860:4860::8888", "::ffff:81.2.69.160", "2a00:1450:4001:81b::200e", "::1", "127.0.0.1", "10.1.2.3", "0.0.0.0", "255.255.255.255"]) {
+  for (const ip of ["2001:4860:4860::8888", "::FFFF:81.2.69.160", "::ffff:1.2.3", "2a00:1450:4001:81b::200e", "::1", "127.0.0.1", "10.1.2.3", "0.0.0.0", "255.255.255.255"]) {
     expect([ip, countryOf(ip)]).toEqual([ip, theirs(ip)]);
   }
   for (const bad of ["", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.256", "1..2.3", "a.b.c.d", " 1.2.3.4", "1.2.3.4 ", "::gg"]) expect([bad, countryOf(bad)]).toEqual([bad, ""]);
