@@ -62,7 +62,7 @@ export interface Viewer {
   at: number; // index in Live.present, -1 when not present
   seen: number; // bit flags: SEEN_*
   seenIn: number[] | null; // valued dimensions already counted in, as dim + 8 * id (made on first use)
-  chatAt: number; // index of their chatter row in this generation's columns
+  chatAt: number; // index of their chatter row since the last drain
   chatGen: number; // the drain generation chatAt belongs to
   wb: number; // the flush batch whose viewer table lists this viewer's key, at index wi
   wi: number;
