@@ -158,11 +158,11 @@ export class Analytics {
 
   /** A socket joined a stream: a session starts now if the stream is live, or when it goes live. */
   joined(stream: StreamRecord, session: number, viewerKey: string, ip: string): Tap {
+    const l = this.liveOf(stream); // (before the socket is listed: a broadcast new here starts sessions for those listed)
     const tap: Tap = { viewerKey, country: countryOf(ip), handle: null };
     let m = this.present.get(stream.id);
     if (!m) this.present.set(stream.id, (m = new Map()));
     m.set(session, tap);
-    const l = this.liveOf(stream);
     if (l) {
       tap.handle = this.collector.startSession(this.sessionId(session, l.broadcastId), session, l.broadcastId, tap.country, viewerKey, this.o.clock.now());
       l.peak = Math.max(l.peak, this.concurrentOf(stream.slug)); // the hub tracked the joiner already
@@ -192,17 +192,21 @@ export class Analytics {
 
   /** The stream's record changed: a broadcast may have started or ended. */
   streamChanged(stream: StreamRecord): void {
+    this.endIfOver(stream);
+    this.liveOf(stream); // (a broadcast new here starts a session for every socket joined)
+  }
+
+  /** The broadcast the door follows for this stream is no longer its current one: it ends here. */
+  private endIfOver(stream: StreamRecord): void {
     const l = this.live.get(stream.id);
-    if (l && l.broadcastId !== stream.current_broadcast_id) {
-      // Ended: every open session of that broadcast ends now.
-      // (at the end time stored with the broadcast, the one the report's scope uses)
-      this.collector.finish(l.broadcastId, this.o.broadcasts.findBroadcast(l.broadcastId)?.ended_at ?? this.o.clock.now());
-      this.live.delete(stream.id);
-    }
-    const started = this.liveOf(stream);
-    if (started && !l) {
-      for (const [session, p] of this.present.get(stream.id) ?? []) p.handle = this.collector.startSession(this.sessionId(session, started.broadcastId), session, started.broadcastId, p.country, p.viewerKey, started.since);
-    }
+    if (!l || l.broadcastId === stream.current_broadcast_id) return;
+    // Every open session of that broadcast ends now (at the end time stored with the broadcast, the
+    // one the report's scope uses).
+    this.collector.finish(l.broadcastId, this.o.broadcasts.findBroadcast(l.broadcastId)?.ended_at ?? this.o.clock.now());
+    this.live.delete(stream.id);
+    // Sockets still joined stop holding the ended broadcast's state (the collector drops it at the
+    // next drain; a socket kept through a long pause would otherwise keep all of it).
+    for (const p of this.present.get(stream.id)?.values() ?? []) p.handle = null;
   }
 
   /** `at`: the mark's stored time (the report's segment timeline uses it too). */
@@ -263,7 +267,7 @@ export class Analytics {
     if (stream.status !== "live" || !stream.current_broadcast_id) return null;
     const l = this.live.get(stream.id);
     if (l && l.broadcastId === stream.current_broadcast_id) return l;
-    if (l) this.streamChanged(stream);
+    if (l) this.endIfOver(stream); // (a switch to the next broadcast seen before its end was)
     const segs = this.o.broadcasts.segmentsOf(stream.current_broadcast_id);
     const fresh: LiveStream = {
       broadcastId: stream.current_broadcast_id, startedAt: stream.live_since ?? this.o.clock.now(), segment: segs[segs.length - 1]?.label ?? "",
@@ -281,6 +285,10 @@ export class Analytics {
     if (earlier) {
       this.collector.awaitPrior(fresh.broadcastId);
       fresh.seeding = this.seed(fresh, b);
+    }
+    // Sockets already joined (the stream went live around them) are its viewers from then on.
+    for (const [session, p] of this.present.get(stream.id) ?? []) {
+      p.handle = this.collector.startSession(this.sessionId(session, fresh.broadcastId), session, fresh.broadcastId, p.country, p.viewerKey, fresh.since);
     }
     return fresh;
   }
