@@ -246,6 +246,11 @@ export class Collector {
   }
 
   /** Live numbers kept here: unique chatters so far (this run's and, once read, earlier runs'). */
+  /** The segment in force in a live broadcast ("" before the first mark, or when not live here). */
+  segmentOf(broadcastId: string): string {
+    return this.live.get(broadcastId)?.segment ?? "";
+  }
+
   uniqueChatters(broadcastId: string): number {
     return this.live.get(broadcastId)?.seen.chatters ?? 0;
   }

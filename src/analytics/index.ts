@@ -47,7 +47,6 @@ export interface Tap {
 interface LiveStream {
   broadcastId: string;
   startedAt: number;
-  segment: string;
   chatPerSec: Int32Array; // ring of per-second counts over the last minute
   reactPerSec: Int32Array;
   ringSec: number; // the second the ring's head stands for
@@ -213,7 +212,6 @@ export class Analytics {
   segmentMarked(stream: StreamRecord, label: string, at = this.o.clock.now()): void {
     const l = this.liveOf(stream);
     if (!l) return;
-    l.segment = label;
     this.collector.segment(l.broadcastId, label, at);
   }
 
@@ -270,7 +268,7 @@ export class Analytics {
     if (l) this.endIfOver(stream); // (a switch to the next broadcast seen before its end was)
     const segs = this.o.broadcasts.segmentsOf(stream.current_broadcast_id);
     const fresh: LiveStream = {
-      broadcastId: stream.current_broadcast_id, startedAt: stream.live_since ?? this.o.clock.now(), segment: segs[segs.length - 1]?.label ?? "",
+      broadcastId: stream.current_broadcast_id, startedAt: stream.live_since ?? this.o.clock.now(),
       chatPerSec: new Int32Array(60), reactPerSec: new Int32Array(60), ringSec: Math.floor(this.o.clock.now() / 1000),
       messages: 0, reactions: 0, sentimentSum: 0, peak: 0, seeding: null, since: 0,
     };
@@ -281,7 +279,7 @@ export class Analytics {
     // Went live in this process: the rollups start at the go-live's stored time (sessions of viewers
     // already joined start then too), not at whenever this line runs.
     fresh.since = earlier ? this.o.clock.now() : fresh.startedAt;
-    this.collector.begin(fresh.broadcastId, stream.id, fresh.startedAt, fresh.segment, fresh.since);
+    this.collector.begin(fresh.broadcastId, stream.id, fresh.startedAt, segs[segs.length - 1]?.label ?? "", fresh.since);
     if (earlier) {
       this.collector.awaitPrior(fresh.broadcastId);
       fresh.seeding = this.seed(fresh, b);
@@ -365,7 +363,7 @@ export class Analytics {
     return {
       stream: stream.slug, broadcast_id: l.broadcastId, live: true, concurrent_viewers: concurrent, peak_concurrent_viewers: l.peak,
       chat_messages_per_minute: sum(l.chatPerSec), reactions_per_minute: sum(l.reactPerSec), unique_chatters: this.collector.uniqueChatters(l.broadcastId), messages: l.messages, reactions: l.reactions,
-      average_sentiment: l.messages ? Math.round((l.sentimentSum / l.messages) * 1000) / 1000 : null, segment: l.segment || null,
+      average_sentiment: l.messages ? Math.round((l.sentimentSum / l.messages) * 1000) / 1000 : null, segment: this.collector.segmentOf(l.broadcastId) || null,
     };
   }
 
