@@ -25,16 +25,16 @@
 
 import { Database } from "bun:sqlite";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { ChatClientConfig, ChatCommand, ChatConnectReply, ChatReportReply, ChatRunReply, ChatStatsReply } from "./chat-load-client.ts";
 import { sentimentOf } from "../src/analytics/sentiment.ts";
 import { CHAT_LINES, MIX_SHARE, MixedLoad, NULL_SINK, Rng, liveStream, segmentMarks, simClock, simulateBroadcast, type BroadcastPlan, type SimResult } from "./analytics-sim.ts";
 import { createStreams, hubbubApi, startBenchServer, type BenchServer } from "./lib/bench-servers.ts";
 import { LoadChild } from "./lib/child.ts";
-import { keepTempDirs, removeDir, runMain, tempDir } from "./lib/cleanup.ts";
-import { checkFlags, coreBusySeconds, flagReader, fmt, int, interestingLogLines, makeLog, quantiles, quiesce, waitForQuietMachine, yes, type Quantiles } from "./lib/harness.ts";
-import { cpuTimes, machineBusySeconds, machineInfo } from "./lib/proc.ts";
+import { removeDir, runMain, tempDir } from "./lib/cleanup.ts";
+import { checkFlags, coreBusySeconds, flagReader, numberFlags, fmt, int, interestingLogLines, makeLog, quantiles, quiesce, waitForQuietMachine, yes, type Quantiles } from "./lib/harness.ts";
+import { cpuTimes, machineBusySeconds, machineInfo, threadCpuSeconds } from "./lib/proc.ts";
 import { HUBBUB_FIXED_ENV, REPO_ROOT } from "./lib/servers.ts";
 
 type AnalyticsModule = typeof import("../src/analytics/index.ts");
@@ -114,13 +114,7 @@ function parseOptions(argv: string[]): Options {
   checkFlags(argv, KNOWN, USAGE);
   const flag = flagReader(argv, "BENCH_ANALYTICS_");
   const quick = flag("quick") !== undefined && flag("quick") !== "0";
-  const num = (name: string, full: number, small: number, min: number, max: number): number => {
-    const v = flag(name);
-    if (v === undefined) return quick ? small : full;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in [${min}, ${max}], got "${v}"`);
-    return n;
-  };
+  const num = numberFlags(flag, quick);
   const only = (flag("only") ?? "ingest,report,chat").split(",").map((s: string) => s.trim()).filter((s: string) => s !== "");
   for (const p of only) if (!["ingest", "report", "chat"].includes(p)) throw new Error(`--only: unknown part "${p}"`);
   const o: Options = {
@@ -198,29 +192,6 @@ function codeIdentity(root: string): string {
     const m = /hubbub-head-([0-9a-f]{7,40})/.exec(basename(root));
     return m ? `a clean export of commit ${m[1]} (${root})` : `the tree in ${root} (no git)`;
   }
-}
-
-/** CPU seconds (user + sys) per thread name of a process ("main" for its main thread), from
- * /proc/<pid>/task/<tid>/stat (USER_HZ 100). */
-function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const name = tid === String(pid) ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
-    } catch {
-      // thread gone
-    }
-  }
-  return out;
 }
 
 function threadDiff(a: Map<string, number>, b: Map<string, number>): Array<[string, number]> {
@@ -362,7 +333,7 @@ async function runIngest(m: Mods, opts: Options, dir: string, openSessions: numb
     const failures0 = a.flushFailures;
     log(`ingest: ${int(load.openSessions)} open sessions, ${opts.ingestStreams} streams; driving for ${opts.ingestS} s`);
 
-    const th0 = threadCpu(process.pid);
+    const th0 = threadCpuSeconds(process.pid);
     const t0 = performance.now();
     const CHUNK = 8192;
     let captured = 0;
@@ -378,11 +349,11 @@ async function runIngest(m: Mods, opts: Options, dir: string, openSessions: numb
     const storedDuringDrive = a.eventsFlushed - base;
     const pendingAtDriveEnd = a.pendingEvents;
     const flushSyncDuringDrive = flushes.reduce((n, f) => n + f.syncMs, 0);
-    const thDrive = threadCpu(process.pid);
+    const thDrive = threadCpuSeconds(process.pid);
     // The last events: one more flush, then wait until everything is stored.
     const ok = await drained(a, 180_000);
     const tEnd = performance.now();
-    const th1 = threadCpu(process.pid);
+    const th1 = threadCpuSeconds(process.pid);
     const stored = a.eventsFlushed - base;
     if (!ok) log(`ingest: ${a.pendingEvents} events still not stored after 180 s`);
     const mix: Record<string, number> = {};
@@ -574,7 +545,7 @@ async function buildBroadcast(m: Mods, opts: Options, p: Prepared): Promise<Buil
       votes: opts.votes, meanStayS: Math.max(60, opts.durationMin * 60 * 0.17), flushEveryS: opts.simFlushS,
     };
     log(`big broadcast: ${int(plan.sessions)} sessions (${int(plan.viewers)} viewers), ${int(plan.chats)} chat, ${int(plan.reactions)} reactions, ${int(plan.votes)} votes over ${opts.durationMin} min (simulated), flushed every ${plan.flushEveryS} simulated s`);
-    const th0 = threadCpu(process.pid);
+    const th0 = threadCpuSeconds(process.pid);
     const sim = await simulateBroadcast(a, stream, plan, clock, p.start, {
       flush: () => a.flush(),
       end: () => a.streamChanged({ ...stream, status: "offline", current_broadcast_id: null, live_since: null }),
@@ -583,7 +554,7 @@ async function buildBroadcast(m: Mods, opts: Options, p: Prepared): Promise<Buil
       },
     }, new Rng(2026));
     await drained(a, 300_000);
-    const threads = threadDiff(th0, threadCpu(process.pid));
+    const threads = threadDiff(th0, threadCpuSeconds(process.pid));
     const r: BuildResult = { sim, stored: a.eventsFlushed, flushFailures: a.flushFailures, flushes: [...flushes], threads, rows: {}, duckdbMb: 0 };
     log(`big broadcast built in ${fmt(sim.wallMs / 1000, 1)} s: ${int(r.stored)} events stored, ${r.flushFailures} flush failures`);
     return r;
@@ -900,14 +871,14 @@ async function chatUnderQuery(opts: Options, dir: string, p: Prepared, serverCpu
       const cores0 = [coreBusySeconds(0), coreBusySeconds(1)];
       const s0 = cpuTimes(srv.pid);
       const g0 = cpuTimes(g.pid);
-      const th0 = threadCpu(srv.pid);
+      const th0 = threadCpuSeconds(srv.pid);
       const t0 = performance.now();
       await runChat("measure", opts.windowS);
       const windowS = (performance.now() - t0) / 1000;
       const s1 = cpuTimes(srv.pid);
       const g1 = cpuTimes(g.pid);
       const me1 = cpuTimes(process.pid);
-      const th1 = threadCpu(srv.pid);
+      const th1 = threadCpuSeconds(srv.pid);
       const coreBusy = [coreBusySeconds(0) - cores0[0]!, coreBusySeconds(1) - cores0[1]!].map((b) => b / windowS);
       const serverCpuS = s1.user + s1.sys - s0.user - s0.sys;
       const generatorCpuS = g1.user + g1.sys - g0.user - g0.sys;
@@ -1039,13 +1010,7 @@ function header(opts: Options): string {
 
 const WATCHDOG_MS = 30 * 60_000;
 
-async function main(): Promise<number> {
-  if (process.argv.includes("--help")) {
-    console.log(USAGE);
-    return 0;
-  }
-  const opts = parseOptions(process.argv.slice(2));
-  keepTempDirs(opts.keepTmp);
+async function main(opts: Options): Promise<number> {
   const started = performance.now();
   const m = await loadModules(opts.hubbubRoot);
   const dir = tempDir("hubbub-analytics-bench-");
@@ -1169,4 +1134,4 @@ async function main(): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-runMain("analytics", WATCHDOG_MS, main);
+runMain("analytics", WATCHDOG_MS, USAGE, parseOptions, main);

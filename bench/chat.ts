@@ -15,9 +15,9 @@ import { join } from "node:path";
 import { createStreams, startBenchServer, type BenchServer, type Kind } from "./lib/bench-servers.ts";
 import { LoadChild } from "./lib/child.ts";
 import { shares } from "./lib/generators.ts";
-import { keepTempDirs, removeDir, runMain, tempDir } from "./lib/cleanup.ts";
+import { removeDir, runMain, tempDir } from "./lib/cleanup.ts";
 import {
-  checkFlags, flagReader, fmt, int, interestingLogLines, makeLog, mergeCounts, pct, quantiles, quiesce, sum,
+  checkFlags, flagReader, numberFlags, fmt, int, interestingLogLines, makeLog, mergeCounts, pct, quantiles, quiesce, sum,
   waitForQuietMachine, yes, type Quantiles,
 } from "./lib/harness.ts";
 import { cpuTimes, machineBusySeconds, machineInfo, rssKb } from "./lib/proc.ts";
@@ -85,13 +85,7 @@ function parseOptions(argv: string[]): Options {
   checkFlags(argv, KNOWN, USAGE);
   const flag = flagReader(argv, "BENCH_CHAT_");
   const quick = flag("quick") !== undefined && flag("quick") !== "0";
-  const num = (name: string, full: number, small: number, min: number, max: number): number => {
-    const v = flag(name);
-    if (v === undefined) return quick ? small : full;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in [${min}, ${max}], got "${v}"`);
-    return n;
-  };
+  const num = numberFlags(flag, quick);
   const serversRaw = (flag("servers") ?? "raw,hubbub").split(",").map((s: string) => s.trim()).filter((s: string) => s !== "");
   for (const s of serversRaw) if (s !== "raw" && s !== "hubbub") throw new Error(`--servers: unknown "${s}" (raw, hubbub)`);
   if (serversRaw.length < 1 || serversRaw.length > 2) throw new Error("--servers takes one or two servers");
@@ -515,13 +509,7 @@ function header(opts: Options): string {
 
 const WATCHDOG_MS = 60 * 60_000;
 
-async function main(): Promise<number> {
-  if (process.argv.includes("--help")) {
-    console.log(USAGE);
-    return 0;
-  }
-  const opts = parseOptions(process.argv.slice(2));
-  keepTempDirs(opts.keepTmp);
+async function main(opts: Options): Promise<number> {
 
   const dir = tempDir("hubbub-chat-bench-");
   console.log(header(opts));
@@ -557,4 +545,4 @@ async function main(): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-runMain("chat", WATCHDOG_MS, main);
+runMain("chat", WATCHDOG_MS, USAGE, parseOptions, main);

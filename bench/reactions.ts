@@ -20,16 +20,16 @@
 //   node_modules/.bin/bun bench/reactions.ts --quick    10 x 20 viewers, 500 votes: a smoke run
 //   node_modules/.bin/bun bench/reactions.ts --help     all flags
 
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createStreams, hubbubApi, startBenchServer, type BenchServer, type Kind } from "./lib/bench-servers.ts";
 import { LoadChild } from "./lib/child.ts";
-import { keepTempDirs, removeDir, runMain, tempDir } from "./lib/cleanup.ts";
+import { removeDir, runMain, tempDir } from "./lib/cleanup.ts";
 import {
-  checkFlags, coreBusySeconds, flagReader, fmt, int, interestingLogLines, machineCpu, makeLog, mergeCounts, pct, quantiles, quiesce, sum,
+  checkFlags, coreBusySeconds, flagReader, numberFlags, fmt, int, interestingLogLines, machineCpu, makeLog, mergeCounts, pct, quantiles, quiesce, sum,
   waitForQuietMachine, yes, type MachineCpu, type Quantiles,
 } from "./lib/harness.ts";
-import { cpuTimes, machineInfo, rssKb, type CpuTimes } from "./lib/proc.ts";
+import { cpuTimes, machineInfo, rssKb, threadCpuSeconds, type CpuTimes } from "./lib/proc.ts";
 import { HUBBUB_FIXED_ENV, hubbubSnapshot, REPO_ROOT } from "./lib/servers.ts";
 import type {
   ConnectReply,
@@ -112,13 +112,7 @@ function parseOptions(argv: string[]): Options {
   checkFlags(argv, KNOWN, USAGE);
   const flag = flagReader(argv, "BENCH_REACTIONS_");
   const quick = flag("quick") !== undefined && flag("quick") !== "0";
-  const num = (name: string, full: number, small: number, min: number, max: number): number => {
-    const v = flag(name);
-    if (v === undefined) return quick ? small : full;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in [${min}, ${max}], got "${v}"`);
-    return n;
-  };
+  const num = numberFlags(flag, quick);
   const list = <T extends string>(name: string, allowed: readonly T[]): T[] => {
     const items = (flag(name) ?? allowed.join(",")).split(",").map((s: string) => s.trim()).filter((s: string) => s !== "");
     for (const x of items) if (!(allowed as readonly string[]).includes(x)) throw new Error(`--${name}: unknown "${x}" (${allowed.join(", ")})`);
@@ -252,29 +246,6 @@ const diffCpu = (a: CpuTimes, b: CpuTimes): CpuTimes => ({ user: b.user - a.user
 function restOfMachine(m0: MachineCpu, ours: number): { otherCpuS: number; irqS: number; stealS: number } {
   const m1 = machineCpu();
   return { otherCpuS: Math.max(0, m1.tasks - m0.tasks - ours), irqS: m1.irq - m0.irq, stealS: m1.steal - m0.steal };
-}
-
-/** CPU ticks per thread name of a process (/proc/<pid>/task/<tid>/stat: utime + stime), summed
- * over threads of the same name: shows which threads share the server's core. */
-function threadTicks(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.set(name, (out.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
-    } catch {
-      // thread gone
-    }
-  }
-  return out;
 }
 
 /** Thread-name CPU share between two snapshots, largest first: "name 71%, ..." of the process's CPU. */
@@ -440,14 +411,14 @@ async function runReactions(kind: Kind, rate: number, rep: number, opts: Options
     const m0 = machineCpu();
     const cores0 = [coreBusySeconds(Number(opts.serverCpu)), coreBusySeconds(Number(opts.generatorCpu))];
     const s0 = cpuTimes(srv.pid);
-    const th0 = threadTicks(srv.pid);
+    const th0 = threadCpuSeconds(srv.pid);
     const g0 = cpuTimes(g.pid);
     const t0 = performance.now();
     const watched = await watchServer(srv, react("measure", opts.durationS));
     const run = watched.value;
     const windowS = (performance.now() - t0) / 1000;
     const server = diffCpu(s0, cpuTimes(srv.pid));
-    const threads = threadShares(th0, threadTicks(srv.pid));
+    const threads = threadShares(th0, threadCpuSeconds(srv.pid));
     const generator = diffCpu(g0, cpuTimes(g.pid));
     const rest = restOfMachine(m0, server.user + server.sys + generator.user + generator.sys);
     const serverCoreBusyS = coreBusySeconds(Number(opts.serverCpu)) - (cores0[0] ?? NaN);
@@ -838,13 +809,7 @@ function header(opts: Options): string {
 
 const WATCHDOG_MS = 30 * 60_000;
 
-async function main(): Promise<number> {
-  if (process.argv.includes("--help")) {
-    console.log(USAGE);
-    return 0;
-  }
-  const opts = parseOptions(process.argv.slice(2));
-  keepTempDirs(opts.keepTmp);
+async function main(opts: Options): Promise<number> {
 
   const dir = tempDir("hubbub-reactions-bench-");
   console.log(header(opts));
@@ -926,4 +891,4 @@ async function main(): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-runMain("reactions", WATCHDOG_MS, main);
+runMain("reactions", WATCHDOG_MS, USAGE, parseOptions, main);

@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseOptions, USAGE, type Options } from "./lib/args.ts";
-import { keepTempDirs, removeDir, runMain, tempDir } from "./lib/cleanup.ts";
+import { removeDir, runMain, tempDir } from "./lib/cleanup.ts";
 import { machineInfo } from "./lib/proc.ts";
 import { renderNotes, renderTable, type Results } from "./lib/report.ts";
 import { runFanout, runMemory, runStorm } from "./lib/scenarios.ts";
@@ -32,13 +32,7 @@ function header(opts: Options): string {
   return lines.join("\n");
 }
 
-async function main(): Promise<number> {
-  if (process.argv.includes("--help")) {
-    console.log(USAGE);
-    return 0;
-  }
-  const opts = parseOptions(process.argv.slice(2));
-  keepTempDirs(opts.keepTmp);
+async function main(opts: Options): Promise<number> {
 
   const dir = tempDir("hubbub-bench-");
   console.log(header(opts));
@@ -115,4 +109,4 @@ async function main(): Promise<number> {
   return results.failures.length > 0 ? 1 : 0;
 }
 
-runMain("bench", WATCHDOG_MS, main);
+runMain("bench", WATCHDOG_MS, USAGE, parseOptions, main);

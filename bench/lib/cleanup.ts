@@ -86,10 +86,22 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-/** Runs a benchmark's main under the guard, then cleans up and exits with its code (1 if it threw). */
-export function runMain(tag: string, watchdogMs: number, main: () => Promise<number>): void {
+/**
+ * Runs a benchmark under the guard: `--help` prints `usage`; otherwise the flags are parsed, temp
+ * dirs kept if asked, and `main` runs; then cleanup, and exit with its code (1 if anything threw).
+ */
+export function runMain<O extends { keepTmp: boolean }>(tag: string, watchdogMs: number, usage: string, parse: (argv: string[]) => O, main: (opts: O) => Promise<number>): void {
   guardRun(tag, watchdogMs);
-  main().then(
+  const run = async (): Promise<number> => {
+    if (process.argv.includes("--help")) {
+      console.log(usage);
+      return 0;
+    }
+    const opts = parse(process.argv.slice(2));
+    keepTempDirs(opts.keepTmp);
+    return main(opts);
+  };
+  run().then(
     (code: number) => {
       cleanupNow();
       process.exit(code);

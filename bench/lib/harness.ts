@@ -26,6 +26,18 @@ export function flagReader(argv: string[], envPrefix: string): (name: string) =>
   };
 }
 
+/** Numeric flags: `num(name, full, small, min, max)` is the value given, else `full` (`small` with
+ * --quick); a value outside [min, max] or not a number is refused. */
+export function numberFlags(flag: (name: string) => string | undefined, quick: boolean): (name: string, full: number, small: number, min: number, max: number) => number {
+  return (name: string, full: number, small: number, min: number, max: number): number => {
+    const v = flag(name);
+    if (v === undefined) return quick ? small : full;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in [${min}, ${max}], got "${v}"`);
+    return n;
+  };
+}
+
 /** Throws on any argument that is not `--<known>[=value]`. */
 export function checkFlags(argv: string[], known: Set<string>, usage: string): void {
   for (const a of argv) {

@@ -1,7 +1,7 @@
 // Reads process figures from /proc so the orchestrator can measure servers and generators from
 // outside, the same way for every process (no cooperation from the server needed).
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 
 let clockTicks = 0;
@@ -85,4 +85,27 @@ export function machineBusySeconds(): number {
   // guest time is already included in user time: subtract it so it is not counted twice
   const guest = (v[8] ?? 0) + (v[9] ?? 0);
   return (total - guest - idle) / ticksPerSecond();
+}
+
+/** CPU seconds (user + sys) per thread name of a process, threads of one name summed, its main
+ * thread as "main" (/proc/<pid>/task/<tid>/stat): which threads took the time. */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = tid === String(pid) ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / ticksPerSecond());
+    } catch {
+      // thread gone
+    }
+  }
+  return out;
 }
