@@ -1,6 +1,6 @@
 // The analytics tables, and how a flush batch's columns go into them (analytics worker side). The
 // Appender's per-value calls cost ~0.3 µs each here, ~3 µs per row of ten cells, so a flush at
-// 500,000 events/s spent 1-1.6 s appending (bench, issue 6). Numbers now go in as data chunks filled from typed arrays (no native
+// 500,000 events/s spent 1-1.6 s appending (one-off timings; bench/RESULTS.md, issue 6). Numbers now go in as data chunks filled from typed arrays (no native
 // call per value) into temporary tables of string ids, each distinct string once, and one
 // INSERT ... SELECT joins the strings back inside DuckDB.
 import { DOUBLE, DuckDBDataChunk, INTEGER, VARCHAR, type DuckDBConnection, type DuckDBType } from "@duckdb/node-api";

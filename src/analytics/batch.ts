@@ -121,7 +121,7 @@ export class BatchWriter {
 
 /** A batch as posted: its string lists as one JSON text. A structured clone of an array of a few
  * hundred thousand short strings (viewer and session ids) held the socket thread ~0.7 µs per string
- * (~280 ms per flush at 500,000 events/s; bench, issue 6); one long string is copied as a block. */
+ * (~280 ms per flush at 500,000 events/s; one-off timings, bench/RESULTS.md, issue 6); one long string is copied as a block. */
 export type PostedBatch = Omit<WireBatch, "strings" | "viewers" | "sessionIds"> & { names: string };
 
 export function postable(w: WireBatch): PostedBatch {

@@ -2,7 +2,7 @@
 // (geoip-country, refreshed upstream from the GeoLite2 country data). Loaded on first use.
 //
 // IPv4 addresses are looked up here, in the package's own data file, through an index by the first
-// 16 bits: the package's lookup took ~4 µs per join with a large audience (a binary search with a
+// 16 bits: the package's lookup took ~4 µs per join with a large audience (one-off timing) (a binary search with a
 // cache miss per step, then a new object with the country's names, currency, languages...; bench,
 // issue 6); this takes a few probes in one small range. Anything else (IPv6, odd spellings) and a
 // data file that does not look as expected go to the package's lookup. A test compares the two.

@@ -4,8 +4,8 @@
 //
 // Built for the socket thread's cache: countries, segments and keys are small ids, counts live in a
 // flat typed table (counts.ts), chatter rows in one flat array, the viewers present in an array. With a
-// large audience each JS Map or Set operation cost ~0.5-1 µs of cache misses on this kind of machine,
-// and a join did a dozen of them (bench/RESULTS.md, issue 6).
+// large audience each JS Map or Set operation cost several cache misses on this kind of machine, and
+// a join did about fifteen of them (one-off timings in bench/RESULTS.md, issue 6).
 import type { BatchWriter } from "./batch.ts";
 import type { Dim, Kind, Prior } from "./collector.ts";
 import { Counts, Ids } from "./counts.ts";
