@@ -53,8 +53,9 @@ export function serve(o: ServeOptions): Server<Conn> {
     port: o.port,
     hostname: o.hostname,
     maxRequestBodySize: BUN_BODY_CAP,
-    // HTTP requests may wait this long for their answer (Bun's default is 10 s): the report of a
-    // very large broadcast takes longer than that on this hardware (bench/RESULTS.md, issue 6).
+    // HTTP requests may wait this long for their answer (Bun's default is 10 s): an analytics answer
+    // waits its turn behind the worker's flushes and other queries (one at a time), and a large CSV
+    // or Parquet series is built in full before it is sent.
     idleTimeout: 120,
     fetch(req, server) {
       const path = pathOf(req.url);
