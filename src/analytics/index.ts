@@ -98,11 +98,14 @@ export class Analytics {
   private secondTimer: ReturnType<typeof setInterval> | null = null;
   private concurrentOf: (slug: string) => number = () => 0;
   private readonly bootId = Math.random().toString(36).slice(2, 8);
-  private readonly bootAt = Date.now();
+  // When this process began, on the injected clock: broadcasts' stored times come from it too, so
+  // "began before this process" compares like with like (the wall clock would not, under a test clock).
+  private readonly bootAt: number;
   eventsFlushed = 0;
   flushFailures = 0;
 
   constructor(private o: AnalyticsOptions) {
+    this.bootAt = o.clock.now();
     this.collector = new Collector(o.windowMs);
     this.worker = new Supervisor<ToAnalytics, FromAnalytics>({
       name: "analytics",
