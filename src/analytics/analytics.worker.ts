@@ -10,7 +10,7 @@ import { BackgroundThreads } from "../runtime/thread-priority.ts";
 import { serveWorker, workerConfig } from "../runtime/worker-side.ts";
 import { appendBatch, SCHEMA, STAGING } from "./append.ts";
 import { unpost, type PostedBatch, type WireBatch } from "./batch.ts";
-import { reportSql, seedSql, seriesSql, type Scope, type SeriesQuery, type Sql } from "./queries.ts";
+import { reportSql, seedSql, seriesExportSql, seriesSql, type Scope, type SeriesQuery, type Sql } from "./queries.ts";
 
 export type ToAnalytics =
   | { type: "flush"; batch: PostedBatch }
@@ -130,7 +130,7 @@ serveWorker<ToAnalytics>(
       case "report":
         return answer(m.id, serial((c) => report(c, m.scope)));
       case "series":
-        return answer(m.id, serial<unknown>((c) => (m.format === "parquet" ? parquet(c, seriesSql(m.query)) : rows(c, seriesSql(m.query)))));
+        return answer(m.id, serial<unknown>((c) => (m.format === "parquet" ? parquet(c, seriesExportSql(m.query)) : rows(c, seriesSql(m.query)))));
       case "anonymise":
         return answer(m.id, serial(async (c) => {
           await c.run("UPDATE sessions SET viewer_key = $r WHERE viewer_key = $v", { r: m.replacement, v: m.viewerKey });

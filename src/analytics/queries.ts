@@ -88,8 +88,10 @@ export function seriesSql(q: SeriesQuery): Sql {
   const group = q.groupBy ? `, ${q.groupBy}` : "";
   const kind = AGG_KIND[q.metric];
   const t = (col: string) => `(${col} - (${col} % $bucket::BIGINT))`;
+  // Like the grid and the rollups, the range starts at the bucket holding `from` (a `from` inside a
+  // bucket, such as the broadcast's exact start, keeps that bucket's events).
   const rowFilters = (alias: string) => [
-    `${alias}.broadcast_id = $b`, `${alias}.bucket >= $from::BIGINT`, `${alias}.bucket < $events_to::BIGINT`,
+    `${alias}.broadcast_id = $b`, `${alias}.bucket >= $from::BIGINT - ($from::BIGINT % $bucket::BIGINT)`, `${alias}.bucket < $events_to::BIGINT`,
     ...(q.country !== null ? [`${alias}.country = $country`] : []), ...(q.segment !== null ? [`${alias}.segment = $segment`] : []),
   ];
   let sql: string;
@@ -132,6 +134,17 @@ export function seriesSql(q: SeriesQuery): Sql {
     }
   }
   return { sql, params: p };
+}
+
+/**
+ * The series as a file (Parquet) holds what the JSON answer holds: `t` as an instant (UTC), and no
+ * country or segment (unknown, before the first mark) as null rather than "".
+ */
+export function seriesExportSql(q: SeriesQuery): Sql {
+  const { sql, params } = seriesSql(q);
+  const group = q.groupBy ? `, NULLIF(${q.groupBy}, '') AS ${q.groupBy}` : "";
+  // (bucket starts are whole seconds: the window is)
+  return { sql: `SELECT to_timestamp(t / 1000) AS t${group}, value FROM (${sql})`, params };
 }
 
 // ---- the post-broadcast report ----

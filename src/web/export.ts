@@ -1,10 +1,14 @@
 // Exports: CSV (RFC 4180 quoting, formula-injection guard) and NDJSON, streamed page by page so a
 // large history never sits in memory at once.
 
-/** One CSV cell. Cells that a spreadsheet would run as a formula get a leading apostrophe. */
+/**
+ * One CSV cell. Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers
+ * (a negative sentiment, say) are written as they are.
+ */
 export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return "";
-  let s = typeof v === "string" ? v : typeof v === "object" ? JSON.stringify(v) : String(v);
+  if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") return String(v);
+  let s = typeof v === "string" ? v : JSON.stringify(v);
   if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

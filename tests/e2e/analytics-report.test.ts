@@ -367,6 +367,11 @@ describe("a scripted broadcast", () => {
   test("series: time range, country and segment filters", async () => {
     expect(points(await series(`metric=concurrent_viewers&bucket_s=60&from=${iso(120)}&to=${iso(240)}`))).toEqual([[120, 5], [180, 5]]);
     expect(points(await series(`metric=reactions&bucket_s=60&from=${iso(60)}&to=${iso(200)}`))).toEqual([[60, 6]]);
+    // A `from` inside a bucket (a client passing the exact start time, say) keeps that bucket whole,
+    // for counted events as for presence.
+    expect(points(await series(`metric=chat_messages&bucket_s=60&from=${iso(5)}`))).toEqual([[0, 3], [60, 1], [120, 2], [180, 1]]);
+    expect(points(await series(`metric=reactions&bucket_s=10&from=${iso(5)}&to=${iso(100)}`))).toEqual([[0, 5], [30, 1], [90, 6]]);
+    expect(points(await series(`metric=concurrent_viewers&bucket_s=60&from=${iso(5)}&to=${iso(100)}`))).toEqual([[0, 3], [60, 4]]);
     // GB: C [0,60] and [120,240], G1 [30,200].
     expect(points(await series("metric=concurrent_viewers&bucket_s=60&country=GB"))).toEqual([[0, 1], [60, 1], [120, 2], [180, 2], [240, 0], [300, 0]]);
     expect(points(await series("metric=reactions&bucket_s=60&country=US"))).toEqual([[0, 3], [60, 4]]);
@@ -427,6 +432,10 @@ describe("a scripted broadcast", () => {
     const plain = await (await get("metric=concurrent_viewers&bucket_s=60&format=csv")).text();
     expect(plain.split(/\r?\n/)[0]).toBe("t,value");
     expect(csvObjects(plain).map((r) => [r.t, r.value])).toEqual([[iso(0), "3"], [iso(60), "4"], [iso(120), "5"], [iso(180), "5"], [iso(240), "3"], [iso(300), "2"]]);
+    // Numbers are written as numbers: a negative sentiment is no formula to guard against.
+    const sentiment = await series("metric=sentiment&bucket_s=60");
+    expect(sentiment.some((r) => r.value < 0)).toBe(true);
+    expect(csvObjects(await (await get("metric=sentiment&bucket_s=60&format=csv")).text())).toEqual(sentiment.map((r) => ({ t: r.t, value: String(r.value) })));
 
     const pq = await get("metric=watch_time_s&bucket_s=60&format=parquet");
     expect(pq.status).toBe(200);
@@ -441,8 +450,19 @@ describe("a scripted broadcast", () => {
       const c = await inst.connect();
       const rows = (await c.runAndReadAll(`SELECT value FROM read_parquet('${join(dir, "s.parquet")}') ORDER BY t`)).getRowObjectsJson() as Array<{ value: number }>;
       c.closeSync();
-      inst.closeSync();
       expect(rows.map((r) => Number(r.value))).toEqual([210, 240, 270, 260, 160, 60]);
+      // Grouped: the same rows as the JSON answer, t an instant and no segment as null.
+      const grouped = new Uint8Array(await (await get("metric=reactions&bucket_s=60&group_by=segment&format=parquet")).arrayBuffer());
+      writeFileSync(join(dir, "g.parquet"), grouped);
+      const g = await inst.connect();
+      const back = (await g.runAndReadAll(`SELECT epoch_ms(t) AS t, segment, value FROM read_parquet('${join(dir, "g.parquet")}') ORDER BY t, segment`)).getRowObjectsJS();
+      const types = (await g.runAndReadAll(`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('${join(dir, "g.parquet")}'))`)).getRowObjectsJS();
+      g.closeSync();
+      inst.closeSync();
+      expect(types.find((r) => r.column_name === "t")?.column_type).toBe("TIMESTAMP WITH TIME ZONE");
+      const want = await series("metric=reactions&bucket_s=60&group_by=segment");
+      expect(want.some((r) => r.segment === null)).toBe(true);
+      expect(back.map((r) => ({ t: new Date(Number(r.t)).toISOString(), segment: r.segment, value: r.value }))).toEqual(want.map((r) => ({ t: r.t, segment: r.segment, value: r.value })));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -27,20 +27,11 @@ function timeChart(rows: Rows, label: string, from: number, to: number, bucketS:
 
 export function analyticsRoutes(c: DashboardContext) {
   const { auth } = c;
-  /**
-   * The whole broadcast, from the start of the aggregation window it began in: the series query's
-   * default `from` (the exact start) drops the events of that first window, whose bucket begins a
-   * little before the broadcast does (reported; remove once the analytics door aligns it itself).
-   */
   /** About 120 points over the broadcast, in whole aggregation windows. */
   const bucketOf = (b: BroadcastRecord) => {
     const w = c.config.analyticsWindowS;
     const len = ((b.ended_at ?? c.clock.now()) - b.started_at) / 1000;
     return String(Math.max(w, Math.ceil(len / 120 / w) * w));
-  };
-  const fromOf = (b: BroadcastRecord) => {
-    const w = c.config.analyticsWindowS * 1000;
-    return iso(b.started_at - (b.started_at % w));
   };
   /** The broadcast and its stream, if the account may see its analytics. */
   const broadcastGuard = (h: (who: Who, b: BroadcastRecord, ctx: Ctx) => Response | Promise<Response>) =>
@@ -62,15 +53,15 @@ export function analyticsRoutes(c: DashboardContext) {
       const s = c.streams.findById(b.stream_id)!;
       const [report, viewers, chat, reactions] = await Promise.all([
         c.analytics.report(b.id),
-        c.analytics.series(b.id, { metric: "concurrent_viewers", from: fromOf(b), bucket_s: bucketOf(b) }),
-        c.analytics.series(b.id, { metric: "chat_messages", from: fromOf(b), bucket_s: bucketOf(b) }),
-        c.analytics.series(b.id, { metric: "reactions", from: fromOf(b), bucket_s: bucketOf(b) }),
+        c.analytics.series(b.id, { metric: "concurrent_viewers", bucket_s: bucketOf(b) }),
+        c.analytics.series(b.id, { metric: "chat_messages", bucket_s: bucketOf(b) }),
+        c.analytics.series(b.id, { metric: "reactions", bucket_s: bucketOf(b) }),
       ]);
       const rows = (r: typeof viewers): Rows => (r.ok ? r.value.rows : []);
       const rep = report.ok ? (report.value as Record<string, any>) : null;
       const retention = (rep?.retention ?? []) as Array<{ minute: number; share: number }>;
       const failed = [report, viewers, chat, reactions].find((r) => !r.ok);
-      const [from, to, bucket] = [Date.parse(fromOf(b)), b.ended_at ?? c.clock.now(), Number(bucketOf(b))];
+      const [from, to, bucket] = [b.started_at, b.ended_at ?? c.clock.now(), Number(bucketOf(b))];
       const nonce = newNonce();
       return htmlResponse(
         reportPage({
@@ -91,7 +82,6 @@ export function analyticsRoutes(c: DashboardContext) {
       if (format !== "csv" && format !== "parquet") return new Response("format: csv or parquet\n", { status: 400, headers: { ...securityHeaders(newNonce()), "content-type": "text/plain; charset=utf-8" } });
       const q: Record<string, string | undefined> = { metric: query.metric, format, bucket_s: query.bucket_s, group_by: query.group_by, country: query.country, segment: query.segment, from: query.from, to: query.to };
       for (const k of Object.keys(q)) if (q[k] === undefined || q[k] === "") delete q[k];
-      q.from ??= fromOf(b);
       const r = await c.analytics.series(b.id, q);
       const headers = securityHeaders(newNonce());
       if (!r.ok) {
