@@ -42,17 +42,34 @@ export class TrustedProxies {
   /**
    * The client IP: the peer address, unless the peer is a trusted proxy; then walk X-Forwarded-For
    * from the right (entries appended by our proxies) and take the first address that is not one.
+   * An entry that is no address (`unknown`, garbage) ends the walk at the trusted hop that wrote it:
+   * skipping it would let the client's own entries to its left speak for it.
    */
   clientIp(peer: string, forwardedFor: string | null): string {
-    const ip = normalizeIp(peer);
+    let ip = normalizeIp(peer);
     if (!this.has(ip) || !forwardedFor) return ip;
-    const hops = forwardedFor.split(",").map((s) => normalizeIp(s.trim())).filter((s) => isIP(s) !== 0);
+    const hops = forwardedFor.split(",");
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = hops[i]!;
+      const hop = hopAddress(hops[i]!);
+      if (hop === null) return ip;
+      ip = hop;
       if (!this.has(hop)) return hop;
     }
-    return hops[0] ?? ip;
+    return ip;
   }
+}
+
+/** One X-Forwarded-For entry as a bare address: some proxies add a port (`1.2.3.4:5678`,
+ * `[2001:db8::1]:443`) or brackets. Null when it is no address. */
+export function hopAddress(entry: string): string | null {
+  let s = entry.trim();
+  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(s) ?? /^([\d.]+):(\d{1,5})$/.exec(s);
+  if (m) {
+    if (m[2] !== undefined && Number(m[2]) > 65_535) return null;
+    s = m[1]!;
+  }
+  s = normalizeIp(s);
+  return isIP(s) === 0 ? null : s;
 }
 
 /** "::ffff:1.2.3.4" -> "1.2.3.4", so limits and lists see one form of an IPv4 peer. */

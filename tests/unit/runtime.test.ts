@@ -1,6 +1,6 @@
 // Small runtime pieces: token buckets, trusted proxies, text rules, stream settings.
 import { describe, expect, test } from "bun:test";
-import { TrustedProxies, parseCidrList } from "../../src/runtime/ip.ts";
+import { hopAddress, TrustedProxies, parseCidrList, type Cidr } from "../../src/runtime/ip.ts";
 import { KeyedBuckets, take } from "../../src/runtime/token-bucket.ts";
 import { applySettingsPatch, defaultSettings } from "../../src/streams/settings.ts";
 import { cleanText, graphemeCount, isEmoji, LIMITS } from "../../src/text.ts";
@@ -32,6 +32,23 @@ describe("trusted proxies", () => {
     expect(p.clientIp("198.51.100.1", "203.0.113.9")).toBe("198.51.100.1");
     expect(p.clientIp("::ffff:10.1.1.1", "spoof, 203.0.113.7")).toBe("203.0.113.7");
     expect(p.clientIp("::1", null)).toBe("::1");
+  });
+  test("X-Forwarded-For entries with a port or brackets are read; one that is no address ends the walk", () => {
+    const p = new TrustedProxies((parseCidrList("10.0.0.0/8") as { ok: true; value: Cidr[] }).value);
+    // A proxy that appends the client's port: the client's own left-hand entry does not win.
+    expect(p.clientIp("10.1.1.1", "8.8.8.8, 203.0.113.9:5555")).toBe("203.0.113.9");
+    expect(p.clientIp("10.1.1.1", "8.8.8.8, [2001:db8::7]:443, 10.2.2.2:80")).toBe("2001:db8::7");
+    expect(p.clientIp("10.1.1.1", "[2001:db8::8]")).toBe("2001:db8::8");
+    expect(p.clientIp("10.1.1.1", " ::ffff:203.0.113.4 ")).toBe("203.0.113.4");
+    // Our proxy could not tell the client (`unknown`): not the spoofable entry left of it, but the
+    // last trusted hop.
+    expect(p.clientIp("10.1.1.1", "8.8.8.8, unknown")).toBe("10.1.1.1");
+    expect(p.clientIp("10.1.1.1", "8.8.8.8, unknown, 10.2.2.2")).toBe("10.2.2.2");
+    expect(p.clientIp("10.1.1.1", "8.8.8.8, 1.2.3.4:99999")).toBe("10.1.1.1");
+    // Every entry one of ours: the leftmost.
+    expect(p.clientIp("10.1.1.1", "10.3.3.3, 10.2.2.2")).toBe("10.3.3.3");
+    expect(hopAddress("2001:db8::1")).toBe("2001:db8::1");
+    expect(hopAddress("1.2.3.4:80:90")).toBe(null);
   });
   test("bad CIDRs are reported", () => {
     expect(parseCidrList("10.0.0.0/33")).toEqual({ ok: false, bad: "10.0.0.0/33" });
