@@ -169,16 +169,25 @@ interface Mods {
   silentLogger: typeof import("../src/runtime/logger.ts").silentLogger;
   sentimentOf: typeof import("../src/analytics/sentiment.ts").sentimentOf;
   countryOf: typeof import("../src/analytics/geo.ts").countryOf;
+  /** The live-state SQLite the door keeps erasures in (in memory here: not measured). */
+  liveDb: () => import("bun:sqlite").Database;
 }
 
 async function loadModules(root: string): Promise<Mods> {
   const src = join(root, "src");
+  const sqlite = (await import(join(src, "db", "sqlite.ts"))) as typeof import("../src/db/sqlite.ts");
   return {
     analytics: (await import(join(src, "analytics", "index.ts"))) as AnalyticsModule,
     queries: (await import(join(src, "analytics", "queries.ts"))) as QueriesModule,
     silentLogger: ((await import(join(src, "runtime", "logger.ts"))) as typeof import("../src/runtime/logger.ts")).silentLogger,
     sentimentOf: ((await import(join(src, "analytics", "sentiment.ts"))) as typeof import("../src/analytics/sentiment.ts")).sentimentOf,
     countryOf: ((await import(join(src, "analytics", "geo.ts"))) as typeof import("../src/analytics/geo.ts")).countryOf,
+    liveDb: () => {
+      // (the two steps of memorySqlite, which an older tree does not have)
+      const db = sqlite.openSqlite(":memory:");
+      sqlite.migrate(db);
+      return db;
+    },
   };
 }
 
@@ -313,7 +322,7 @@ async function runIngest(m: Mods, opts: Options, dir: string, openSessions: numb
 
   const dataDir = join(dir, `ingest-data-${openSessions}`);
   mkdirSync(dataDir, { recursive: true });
-  const a = new m.analytics.Analytics({ dataDir, clock: { now: () => Date.now() }, logger: m.silentLogger, windowMs: WINDOW_MS, flushMs: FLUSH_MS, broadcasts: noBroadcasts });
+  const a = new m.analytics.Analytics({ dataDir, clock: { now: () => Date.now() }, db: m.liveDb(), logger: m.silentLogger, windowMs: WINDOW_MS, flushMs: FLUSH_MS, broadcasts: noBroadcasts });
   a.start(() => 0);
   try {
     if (!(await a.ping())) throw new Error("analytics worker did not answer");
@@ -535,7 +544,7 @@ interface BuildResult {
 async function buildBroadcast(m: Mods, opts: Options, p: Prepared): Promise<BuildResult> {
   const clock = simClock(p.start);
   const { stream, broadcasts } = bigBroadcasts(p, clock.now);
-  const a = new m.analytics.Analytics({ dataDir: p.dataDir, clock, logger: m.silentLogger, windowMs: WINDOW_MS, flushMs: 1_000_000_000, broadcasts });
+  const a = new m.analytics.Analytics({ dataDir: p.dataDir, clock, db: m.liveDb(), logger: m.silentLogger, windowMs: WINDOW_MS, flushMs: 1_000_000_000, broadcasts });
   a.start(() => 0);
   try {
     if (!(await a.ping())) throw new Error("analytics worker did not answer");
@@ -630,7 +639,7 @@ function seriesSqlOf(m: Mods, scope: { broadcastId: string; start: number; end: 
 
 async function queryBroadcast(m: Mods, opts: Options, p: Prepared): Promise<QueryResult> {
   const { broadcasts } = bigBroadcasts(p, () => p.end + 60_000);
-  const a = new m.analytics.Analytics({ dataDir: p.dataDir, clock: { now: () => p.end + 60_000 }, logger: m.silentLogger, windowMs: WINDOW_MS, flushMs: FLUSH_MS, broadcasts });
+  const a = new m.analytics.Analytics({ dataDir: p.dataDir, clock: { now: () => p.end + 60_000 }, db: m.liveDb(), logger: m.silentLogger, windowMs: WINDOW_MS, flushMs: FLUSH_MS, broadcasts });
   a.start(() => 0);
   let summary: Record<string, unknown> = {};
   let stopped = false;

@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { Accounts } from "./accounts/index.ts";
 import { Analytics } from "./analytics/index.ts";
+import type { PendingErasure } from "./analytics/erasures.ts";
 import { AuditLog } from "./audit/index.ts";
 import { Chat } from "./chat/index.ts";
 import { Moderation } from "./moderation/index.ts";
@@ -61,6 +62,10 @@ export interface StartOptions {
   announce?: (text: string) => void;
   /** Tests only: workers obey injected faults (crash, hang) so supervision can be tested. */
   faultInjection?: boolean;
+  /** Tests only: how long the analytics worker may be silent before it is replaced. */
+  analyticsUnresponsiveMs?: number;
+  /** Tests only: how long DELETE /viewers/:id/data waits for the analytics part (default 10 s). */
+  eraseWaitMs?: number;
 }
 
 export async function startApp(config: Readonly<Config>, opts: StartOptions = {}): Promise<App> {
@@ -138,9 +143,11 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     // after the sockets are closed (every session has ended by then), so the final flush has them all.
     const analytics = new Analytics({
       dataDir: config.dataDir, clock, logger, windowMs: config.analyticsWindowS * 1000, flushMs: config.analyticsFlushS * 1000,
-      faults: opts.faultInjection, broadcasts: streams,
+      faults: opts.faultInjection, broadcasts: streams, db, ...(opts.analyticsUnresponsiveMs ? { unresponsiveMs: opts.analyticsUnresponsiveMs } : {}),
     });
     stops.push(() => analytics.stop());
+    // An erasure's analytics part is recorded with the rest of it, and applied to DuckDB after.
+    chat.addEraser({ name: "analytics", erase: (tx, id) => ({ count: "queued", detail: analytics.queueErasure(tx, id) }), after: (_id, e) => analytics.erased(e as PendingErasure) });
 
     // 5. The viewer socket hub and the HTTP server.
     const hub = new Hub({ chat, reactions, polls, analytics, streams, viewers, accounts, clock, logger, metrics });
@@ -179,7 +186,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     const dashboard = new Dashboard({ db, config, clock, logger, hub, accounts, streams, chat, polls, analytics, audit: new AuditLog(db) });
     const app = buildApp(logger, [
       opsRoutes({ metrics, isReady: () => ready, health: () => healthOf(db, analytics, reactions, moderation) }),
-      apiRoutes({ accounts, streams, viewers, chat, polls, analytics, audit: new AuditLog(db) }),
+      apiRoutes({ accounts, streams, viewers, chat, polls, analytics, audit: new AuditLog(db), eraseWaitMs: opts.eraseWaitMs }),
       openApiRoutes(),
       pageRoutes({ config, streams }),
       dashboard.routes(),

@@ -3,6 +3,7 @@
 // the aggregates to the analytics worker, which owns the DuckDB file. A flushed batch stays here
 // until the worker says it is stored; a restarted worker gets it again and its id keeps it from
 // being counted twice. A crash of the whole process loses at most one flush interval.
+import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { ok, refuse, type Refusal, type Result } from "../errors.ts";
 import type { Logger } from "../runtime/logger.ts";
@@ -12,6 +13,7 @@ import type { BroadcastRecord, StreamRecord } from "../streams/index.ts";
 import type { FromAnalytics, ToAnalytics } from "./analytics.worker.ts";
 import { postable, renameViewer, type WireBatch } from "./batch.ts";
 import { Collector, type Handle, type Prior } from "./collector.ts";
+import { ErasureLog, type PendingErasure } from "./erasures.ts";
 import { countryOf } from "./geo.ts";
 import { METRICS, type Metric, type Scope } from "./queries.ts";
 import { sentimentOf } from "./sentiment.ts";
@@ -25,6 +27,10 @@ export interface AnalyticsOptions {
   windowMs: number;
   flushMs: number;
   faults?: boolean;
+  /** The live-state database: erasures wait there until DuckDB has them (erasures.ts). */
+  db: Database;
+  /** Tests only: how long the worker may be silent before it is replaced (default 120 s). */
+  unresponsiveMs?: number;
   /** Broadcast rows and segment marks live in SQLite (streams domain). */
   broadcasts: {
     findBroadcast(id: string): BroadcastRecord | undefined;
@@ -90,6 +96,7 @@ export class Analytics {
   private unflushed: WireBatch[] = [];
   private failed = new Set<number>(); // ids of unflushed batches the worker could not store
   private stopping = false;
+  private workerStopped = false;
   private nextReq = 1;
   private waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private flushWaiters: Array<{ until: number; resolve: () => void }> = [];
@@ -101,11 +108,15 @@ export class Analytics {
   // When this process began, on the injected clock: broadcasts' stored times come from it too, so
   // "began before this process" compares like with like (the wall clock would not, under a test clock).
   private readonly bootAt: number;
+  private erasures: ErasureLog;
+  private applying: Promise<void> | null = null;
+  private applyAgain = false;
   eventsFlushed = 0;
   flushFailures = 0;
 
   constructor(private o: AnalyticsOptions) {
     this.bootAt = o.clock.now();
+    this.erasures = new ErasureLog(o.db);
     this.collector = new Collector(o.windowMs);
     this.worker = new Supervisor<ToAnalytics, FromAnalytics>({
       name: "analytics",
@@ -115,7 +126,7 @@ export class Analytics {
       faults: o.faults,
       // A long DuckDB query must not read as a hang: terminating a worker inside a query aborts the
       // whole process (STACK-NOTES), so only a very long silence counts.
-      unresponsiveMs: 120_000,
+      unresponsiveMs: o.unresponsiveMs ?? 120_000,
       stopTimeoutMs: 30_000,
       onMessage: (m) => this.onMessage(m),
       onStart: () => {
@@ -133,7 +144,11 @@ export class Analytics {
   start(concurrentOf: (slug: string) => number): void {
     this.concurrentOf = concurrentOf;
     this.worker.start();
-    this.flushTimer = setInterval(() => this.flush(), this.o.flushMs);
+    this.applyErasures(); // (those an earlier run could not apply)
+    this.flushTimer = setInterval(() => {
+      this.flush();
+      if (this.applying === null && this.erasures.pending().length) this.applyErasures();
+    }, this.o.flushMs);
     this.secondTimer = setInterval(() => this.sampleSecond(), 1000);
   }
 
@@ -153,6 +168,9 @@ export class Analytics {
     const done = this.flush();
     await Promise.race([done, new Promise((r) => setTimeout(r, STOP_FLUSH_TIMEOUT_MS))]);
     if (this.unflushed.length) this.o.logger.error("analytics: batches not stored at shutdown", { batches: this.unflushed.length, events: this.unflushed.reduce((n, b) => n + b.events, 0) });
+    // Erasures still pending are tried once more; any left are applied at the next start.
+    if (this.applying || this.erasures.pending().length) await Promise.race([this.applyErasures(), new Promise((r) => setTimeout(r, STOP_FLUSH_TIMEOUT_MS))]);
+    this.workerStopped = true;
     await this.worker.stop();
   }
 
@@ -522,14 +540,64 @@ export class Analytics {
     }
   }
 
-  /** Erasure: the viewer's analytics rows keep their counts under an anonymous key. */
-  async erase(viewerKey: string): Promise<void> {
-    const replacement = `erased:${crypto.randomUUID()}`;
-    this.collector.anonymise(viewerKey, replacement);
-    // Batches not yet stored carry the id too, and so does a viewer still connected.
-    for (const b of this.unflushed) renameViewer(b, viewerKey, replacement); // (a touch carries no viewer ids)
-    for (const m of this.present.values()) for (const p of m.values()) if (p.viewerKey === viewerKey) p.viewerKey = replacement;
-    await this.flush();
-    await this.request({ type: "anonymise", viewerKey, replacement });
+  // ---- erasure ----
+
+  /**
+   * Inside a viewer's erasure transaction (Chat.addEraser): the analytics part is recorded there,
+   * so that it cannot be lost once the erasure is acknowledged; `erased` applies it after commit.
+   */
+  queueErasure(tx: Database, viewerKey: string): PendingErasure {
+    return this.erasures.add(tx, viewerKey, this.o.clock.now());
   }
+
+  /**
+   * After the erasure committed: the viewer's rows still in memory take the anonymous key now (a
+   * viewer still connected keeps one state in this broadcast, under it); the rows in DuckDB follow
+   * through the worker (applyErasures). What the viewer does in a later broadcast is new data, under
+   * their id, as their chat and reactions are.
+   */
+  erased(e: PendingErasure): void {
+    this.collector.anonymise(e.viewer_id, e.replacement);
+    for (const b of this.unflushed) renameViewer(b, e.viewer_id, e.replacement); // (a touch carries no viewer ids)
+    this.applyErasures();
+  }
+
+  /** True once the viewer's rows in DuckDB carry no id of theirs; waits at most `ms` for that. */
+  async erasureSettled(viewerKey: string, ms: number): Promise<boolean> {
+    if (!this.erasures.isPending(viewerKey)) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.applyErasures(), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+    return !this.erasures.isPending(viewerKey);
+  }
+
+  /**
+   * Renames erased viewers in DuckDB, oldest request first, each deleted from SQLite once done. One
+   * run at a time; a failure (the worker down) leaves the rest for the next flush interval.
+   */
+  private applyErasures(): Promise<void> {
+    if (this.applying) {
+      this.applyAgain = true;
+      return this.applying;
+    }
+    this.applying = (async () => {
+      do {
+        this.applyAgain = false;
+        for (const e of this.erasures.pending()) {
+          // Rows sent to the worker before the rename are stored first (the worker runs in order).
+          await this.flush();
+          await this.request({ type: "anonymise", viewerKey: e.viewer_id, replacement: e.replacement });
+          this.erasures.done(e.id);
+        }
+      } while (this.applyAgain);
+    })()
+      .catch((err) => {
+        if (!this.workerStopped) this.o.logger.warn("analytics: an erasure is not applied yet; trying again at the next flush", { error: err });
+      })
+      .finally(() => {
+        this.applying = null;
+      });
+    return this.applying;
+  }
+
 }

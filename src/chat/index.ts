@@ -101,8 +101,8 @@ export type ModAction =
 /** Another domain's part of a viewer's erasure: runs inside the same transaction, then after commit. */
 export interface Eraser {
   name: string;
-  /** Inside the erasure transaction: returns how many rows went, and what `after` needs to know. */
-  erase(db: Database, viewerId: string): { count: number; detail?: unknown };
+  /** Inside the erasure transaction: returns how many rows went (or what became of them), and what `after` needs to know. */
+  erase(db: Database, viewerId: string): { count: number | string; detail?: unknown };
   after?(viewerId: string, detail: unknown): void;
 }
 
@@ -585,7 +585,7 @@ export class Chat {
     const now = this.clock.now();
     const byStream = new Map<string, number[]>();
     let held = 0;
-    const others: Record<string, number> = {};
+    const others: Record<string, number | string> = {};
     const details: unknown[] = [];
     await this.gc.run(() => {
       const rows = this.db.query<{ stream_id: string; seq: number }, [string]>("SELECT stream_id, seq FROM messages WHERE user_id = ? AND body IS NOT NULL").all(viewerId);

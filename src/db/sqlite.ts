@@ -11,6 +11,7 @@ import m003 from "./migrations/003-reactions-polls.sql" with { type: "text" };
 import m004 from "./migrations/004-review-queue.sql" with { type: "text" };
 import m005 from "./migrations/005-segments.sql" with { type: "text" };
 import m006 from "./migrations/006-sessions.sql" with { type: "text" };
+import m007 from "./migrations/007-analytics-erasures.sql" with { type: "text" };
 
 /** Numbered migrations; append only, never edit a released one. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -20,6 +21,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 4, name: "004-review-queue", sql: m004 },
   { version: 5, name: "005-segments", sql: m005 },
   { version: 6, name: "006-sessions", sql: m006 },
+  { version: 7, name: "007-analytics-erasures", sql: m007 },
 ];
 
 export function openSqlite(path: string): Database {
@@ -50,6 +52,13 @@ export function migrate(db: Database): number[] {
     applied.push(m.version);
   }
   return applied;
+}
+
+/** A migrated in-memory database: for parts used without a server (tests, benchmarks). */
+export function memorySqlite(): Database {
+  const db = openSqlite(":memory:");
+  migrate(db);
+  return db;
 }
 
 /** Flushes the WAL into the main file at shutdown so the next start replays nothing. */

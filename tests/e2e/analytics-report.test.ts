@@ -10,10 +10,12 @@
 //
 // tests/e2e/analytics-basic.test.ts covers a minimal broadcast; this file does not repeat it.
 import { DuckDBInstance } from "@duckdb/node-api";
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ErasureLog } from "../../src/analytics/erasures.ts";
 import { sentimentOf } from "../../src/analytics/sentiment.ts";
 import { IP, findInDuck, ipTransport } from "../support/analytics.ts";
 import { auditRows, closeAll, csvObjects, startChatServer, viewer, type ChatServer, type Joined, type Viewer } from "../support/chat.ts";
@@ -805,4 +807,83 @@ describe("erasure", () => {
     // The other viewer is still there (the scan does look at the right rows).
     expect((await findInDuck(s.dataDir, "keep-y")).map((h) => h.table).sort()).toEqual(["chatters", "sessions"]);
   });
+});
+
+// The analytics part of an erasure is a SQLite row written with the rest of the erasure, applied to
+// DuckDB after: a stuck worker delays it (the API answers 202 "pending", not a hang) but does not
+// lose it, and one left by a crash is applied at the next start.
+describe("erasure: the analytics part is never lost", () => {
+  const T0 = Date.UTC(2025, 2, 3, 10, 0, 0);
+  const clock = new ManualClock(T0);
+  let s: ChatServer | undefined;
+  let dataDir = "";
+  const open: Viewer[] = [];
+  const tab = tabOpener(() => s!, open);
+  const sqlite = <T,>(sql: string): T[] => {
+    const db = new Database(join(dataDir, "hubbub.sqlite"), { readonly: true });
+    try {
+      return db.query<T, []>(sql).all();
+    } finally {
+      db.close();
+    }
+  };
+  const pending = () => sqlite<{ viewer_id: string }>("SELECT viewer_id FROM analytics_erasures ORDER BY id");
+  const chatterAndSession = async (slug: string, who: string) => {
+    await s!.createStream(slug, SETTINGS);
+    const bid = (await s!.api("POST", `/api/v1/streams/${slug}/live`)).body.id as string;
+    const t = await tab(slug, who, IP.GB);
+    await t.j.publish(`hello from ${who}`);
+    clock.advance(30_000);
+    await leave(t);
+    expect((await s!.api("POST", `/api/v1/streams/${slug}/end`)).status).toBe(200);
+    await s!.app.analytics.flush();
+    return bid;
+  };
+
+  afterAll(async () => {
+    closeAll(...open);
+    await s?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("a stuck worker: 202 pending, then applied once the worker is replaced, without asking again", async () => {
+    s = await startChatServer({ clock, env: TRUSTED, faultInjection: true, start: { analyticsUnresponsiveMs: 3000, eraseWaitMs: 300 } });
+    dataDir = s.dataDir;
+    const bid = await chatterAndSession("stuck", "stuck-x");
+    const before = (await s.api("GET", `/api/v1/broadcasts/${bid}/report`)).body;
+    expect(before).toMatchObject({ unique_viewers: 1, unique_chatters: 1, total_watch_time_s: 30 });
+    s.app.analytics.injectFault("hang"); // (the rename, queued behind it, cannot run)
+    const er = await s.api("DELETE", "/api/v1/viewers/stuck-x/data");
+    expect(er.status).toBe(202);
+    expect(er.body).toMatchObject({ viewer_id: "stuck-x", messages: 1, analytics: "pending" });
+    expect(pending().map((r) => r.viewer_id)).toEqual(["stuck-x"]);
+    // The audit row says what was done, and that the analytics part was queued with it.
+    const audit = sqlite<{ data: string }>("SELECT data FROM audit_log WHERE action = 'viewer.erase' AND stream_id IS NULL AND target_id = 'stuck-x'");
+    expect(audit.map((r) => JSON.parse(r.data))).toEqual([{ messages: 1, held: 0, votes: 0, analytics: "queued" }]);
+    // The supervisor replaces the silent worker; the flush interval applies the erasure.
+    await waitFor("the erasure applied", () => pending().length === 0, 60_000);
+    const after = (await s.api("GET", `/api/v1/broadcasts/${bid}/report`)).body;
+    expect(after).toMatchObject({ unique_viewers: 1, unique_chatters: 1, total_watch_time_s: 30 });
+    await s.stop();
+    s = undefined;
+    expect(await findInDuck(dataDir, "stuck-x")).toEqual([]);
+  }, 90_000);
+
+  test("left by a crash between the commit and DuckDB: applied at the next start", async () => {
+    s = await startChatServer({ clock, env: TRUSTED, dataDir });
+    await chatterAndSession("crashed", "crash-x");
+    await s.stop();
+    s = undefined;
+    expect((await findInDuck(dataDir, "crash-x")).map((h) => h.table).sort()).toEqual(["chatters", "sessions"]);
+    // What a process killed right after the erasure's commit leaves: the request, not yet applied.
+    const db = new Database(join(dataDir, "hubbub.sqlite"));
+    new ErasureLog(db).add(db, "crash-x", clock.now());
+    db.close();
+    s = await startChatServer({ clock, env: TRUSTED, dataDir });
+    await waitFor("the erasure applied at start", () => pending().length === 0, 60_000);
+    await s.stop();
+    s = undefined;
+    expect(await findInDuck(dataDir, "crash-x")).toEqual([]);
+    expect(await findInDuck(dataDir, "erased:")).not.toEqual([]);
+  }, 90_000);
 });

@@ -2,7 +2,7 @@
 // optionally a hand-driven clock), viewers on the official phoenix client that record what they
 // receive with each frame's join_ref, linked moderator/creator accounts, the chat API read back in
 // every export format, and a small RFC 4180 CSV parser.
-import { startApp, type App } from "../../src/app.ts";
+import { startApp, type App, type StartOptions } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { mintViewerToken } from "../../src/identity/viewer-token.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
@@ -36,6 +36,8 @@ export interface ChatServerOptions {
   port?: number;
   /** Workers obey injected faults (tests of supervision). */
   faultInjection?: boolean;
+  /** The app's other test-only start options (StartOptions). */
+  start?: Pick<StartOptions, "analyticsUnresponsiveMs" | "eraseWaitMs">;
 }
 
 export async function startChatServer(opts: ChatServerOptions = {}): Promise<ChatServer> {
@@ -47,7 +49,7 @@ export async function startChatServer(opts: ChatServerOptions = {}): Promise<Cha
     // Many sockets from 127.0.0.1 in a short time: the per-IP connect rate is not under test here.
     const env = testEnv(port, dataDir, { HUBBUB_CONNECT_RATE_PER_IP: "0", ...opts.env });
     try {
-      const app = await startApp(loadConfig(env), { logger: silentLogger, announce: () => {}, faultInjection: opts.faultInjection, ...(opts.clock ? { clock: opts.clock } : {}) });
+      const app = await startApp(loadConfig(env), { logger: silentLogger, announce: () => {}, faultInjection: opts.faultInjection, ...opts.start, ...(opts.clock ? { clock: opts.clock } : {}) });
       return wrap(app, { ...opts, dataDir, port: app.port });
     } catch (e) {
       lastErr = e;

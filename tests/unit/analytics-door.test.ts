@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Analytics } from "../../src/analytics/index.ts";
+import { memorySqlite } from "../../src/db/sqlite.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
 import type { BroadcastRecord, StreamRecord } from "../../src/streams/index.ts";
 
@@ -17,7 +18,7 @@ function setup() {
   let now = T0;
   const broadcasts = new Map<string, BroadcastRecord>();
   const a = new Analytics({
-    dataDir: dir, clock: { now: () => now }, logger: silentLogger, windowMs: 10_000, flushMs: 60_000,
+    dataDir: dir, clock: { now: () => now }, db: memorySqlite(), logger: silentLogger, windowMs: 10_000, flushMs: 60_000,
     broadcasts: { findBroadcast: (id) => broadcasts.get(id), segmentsOf: () => [], findById: () => undefined },
   });
   const stream = (broadcast: string | null): StreamRecord => {

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Analytics } from "../../src/analytics/index.ts";
+import { memorySqlite } from "../../src/db/sqlite.ts";
 import { silentLogger } from "../../src/runtime/logger.ts";
 import { BACKGROUND_NICE, lowerThread } from "../../src/runtime/thread-priority.ts";
 import { waitFor } from "../support/wait.ts";
@@ -36,7 +37,7 @@ test.skipIf(!linux)("the analytics worker's thread and DuckDB's pool threads run
   dirs.push(dataDir);
   const main = threads().find((t) => t.tid === process.pid)!;
   const noBroadcasts = { findBroadcast: () => undefined, segmentsOf: () => [], findById: () => undefined };
-  const a = new Analytics({ dataDir, clock: { now: () => Date.now() }, logger: silentLogger, windowMs: 10_000, flushMs: 60_000, broadcasts: noBroadcasts });
+  const a = new Analytics({ dataDir, clock: { now: () => Date.now() }, db: memorySqlite(), logger: silentLogger, windowMs: 10_000, flushMs: 60_000, broadcasts: noBroadcasts });
   a.start(() => 0);
   try {
     // Each statement lets the worker look for pool threads again (at most once a second).

@@ -22,6 +22,8 @@ export interface ApiDeps {
   accounts: Accounts;
   streams: Streams;
   viewers: Viewers;
+  /** How long an erasure waits for its analytics part before answering 202 (it is applied later). */
+  eraseWaitMs?: number;
 }
 
 type Ctx = { request: Request; params: Record<string, string>; query: Record<string, string | undefined>; body: unknown };
@@ -240,9 +242,11 @@ export function apiRoutes(d: ApiDeps) {
         const id = decodeURIComponent(params.id!);
         const r = await chat.eraseViewer(actor, id);
         if (!r.ok) return refusalResponse(r);
-        // Analytics rows keep their counts under an anonymous key (DuckDB is not in SQLite's transaction).
-        await d.analytics.erase(id);
-        return json(200, { ...r.value, analytics: "anonymised" });
+        // Analytics rows keep their counts under an anonymous key. DuckDB is not in SQLite's
+        // transaction: the request to rename them is (chat's erasers), and is applied after. A worker
+        // down or slow: 202, and it is applied when the worker is back (or at the next start).
+        const done = await d.analytics.erasureSettled(id, d.eraseWaitMs ?? 10_000);
+        return json(done ? 200 : 202, { ...r.value, analytics: done ? "anonymised" : "pending" });
       }))
   );
 }

@@ -73,7 +73,7 @@ export const ROUTES: Record<string, Partial<Record<"get" | "post" | "patch" | "p
   },
   "/api/v1/api-keys/{id}": { delete: { summary: "Revoke an API key", scope: "admin", status: 200 } },
   "/api/v1/viewers/{id}/revoke": { post: { summary: "Revoke a viewer: sockets closed with 1008, older tokens refused", scope: "admin", status: 200 } },
-  "/api/v1/viewers/{id}/data": { delete: { summary: "Erase a viewer's data: messages become tombstones, held items and nonces go; audited", scope: "admin", status: 200 } },
+  "/api/v1/viewers/{id}/data": { delete: { summary: "Erase a viewer's data: messages become tombstones, held items, nonces and poll votes go, analytics rows are anonymised; audited. 200 with analytics: anonymised, or 202 with analytics: pending when the analytics store is slow or down (it is applied when it is back, or at the next start)", scope: "admin", status: 200 } },
 };
 
 export function openApiDocument() {
