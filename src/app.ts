@@ -143,7 +143,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     // after the sockets are closed (every session has ended by then), so the final flush has them all.
     const analytics = new Analytics({
       dataDir: config.dataDir, clock, logger, windowMs: config.analyticsWindowS * 1000, flushMs: config.analyticsFlushS * 1000,
-      faults: opts.faultInjection, broadcasts: streams, db, ...(opts.analyticsUnresponsiveMs ? { unresponsiveMs: opts.analyticsUnresponsiveMs } : {}),
+      faults: opts.faultInjection, broadcasts: streams, polls, db, ...(opts.analyticsUnresponsiveMs ? { unresponsiveMs: opts.analyticsUnresponsiveMs } : {}),
     });
     stops.push(() => analytics.stop());
     // An erasure's analytics part is recorded with the rest of it, and applied to DuckDB after.

@@ -94,6 +94,32 @@ function breakdown(title: string, key: "country" | "segment", rows: Row[], broad
 </section>`;
 }
 
+interface PollResult {
+  id: string;
+  question: string;
+  status: "open" | "closed";
+  total: number;
+  winner: number | null;
+  options: Array<{ text: string; votes: number }>;
+}
+
+/** Each poll of the broadcast with its options' votes and shares; the winner marked. */
+function polls(list: PollResult[]): Html | null {
+  if (list.length === 0) return null;
+  const share = (n: number, total: number) => (total ? `${Math.round((n / total) * 100)}%` : "0%");
+  return html`<section class="card">
+  <h2>Polls</h2>
+  ${list.map((p) => html`<div class="poll-result">
+    <h3>${p.question} <small class="muted">${number(p.total)} ${p.total === 1 ? "vote" : "votes"}${p.status === "open" ? " · still open" : p.winner === null ? " · tie" : null}</small></h3>
+    <ul class="rate-list options">${p.options.map((opt, i) => html`<li>
+      <span>${opt.text}${p.winner === i ? html` <span class="pill">Winner</span>` : null}</span>
+      <meter min="0" max="${Math.max(1, p.total)}" value="${opt.votes}" aria-label="${`${opt.text}: ${opt.votes} votes`}"></meter>
+      <span class="rate">${number(opt.votes)} · ${share(opt.votes, p.total)}</span>
+    </li>`)}</ul>
+  </div>`)}
+</section>`;
+}
+
 export function reportPage(o: {
   nonce: string; user: Viewer; csrf: string; slug: string; title: string; broadcastId: string;
   report: Record<string, any> | null; error: string | null;
@@ -151,6 +177,7 @@ ${r
     <ul class="dl-list">${SERIES.map(([m, label]) => html`<li><span>${label}</span> ${downloads(o.broadcastId, m)}</li>`)}</ul>
   </section>
 </div>
+${polls((r.polls ?? []) as PollResult[])}
 ${breakdown("By country", "country", r.by_country as Row[], o.broadcastId)}
 ${breakdown("By segment", "segment", r.by_segment as Row[], o.broadcastId)}`
   : null}`,

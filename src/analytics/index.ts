@@ -9,6 +9,7 @@ import { ok, refuse, type Refusal, type Result } from "../errors.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { Supervisor, type FaultKind } from "../runtime/supervisor.ts";
 import { iso, type Clock } from "../runtime/time.ts";
+import type { PollView } from "../polls/index.ts";
 import type { BroadcastRecord, StreamRecord } from "../streams/index.ts";
 import type { FromAnalytics, ToAnalytics } from "./analytics.worker.ts";
 import { postable, renameViewer, type WireBatch } from "./batch.ts";
@@ -31,6 +32,8 @@ export interface AnalyticsOptions {
   db: Database;
   /** Tests only: how long the worker may be silent before it is replaced (default 120 s). */
   unresponsiveMs?: number;
+  /** Poll results (polls domain), for the report; none without it (tests and benchmarks of the door alone). */
+  polls?: { openedDuring(streamId: string, from: number, to: number): PollView[] };
   /** Broadcast rows and segment marks live in SQLite (streams domain). */
   broadcasts: {
     findBroadcast(id: string): BroadcastRecord | undefined;
@@ -492,6 +495,11 @@ export class Analytics {
       average_sentiment: c.messages ? Math.round(c.sentiment * 1000) / 1000 : null,
       reactions: { total: Object.values(reactionsByEmoji).reduce((x: number, y) => x + (y as number), 0), by_emoji: reactionsByEmoji },
       votes: Object.fromEntries((r.votes ?? []).map((x) => [x.key, x.n])),
+      // The polls' own results (questions, options, their final tallies once closed).
+      polls: (this.o.polls?.openedDuring(b.stream_id, scope.start, scope.end) ?? []).map((p) => ({
+        id: p.id, question: p.question, status: p.status, opened_at: p.opened_at, total: p.total, winner: p.winner,
+        options: p.options.map((text, i) => ({ text, votes: p.tallies[i] ?? 0 })),
+      })),
       top_moments: (r.moments ?? []).map((x) => ({ at: iso(x.bucket), chat_messages: x.chat ?? 0, reactions: x.reactions ?? 0 })),
       by_country: (r.byCountry ?? []).map((x) => ({ ...x, country: x.country || null })),
       by_segment: (r.bySegment ?? []).map((x) => ({ ...x, segment: x.segment || null })),

@@ -158,6 +158,11 @@ export class Polls {
     return rows.map((r) => this.rowView(r));
   }
 
+  /** The stream's polls opened within [from, to] (a broadcast's), oldest first: for its report. */
+  openedDuring(streamId: string, from: number, to: number): PollView[] {
+    return this.db.query<PollRow, [string, number, number]>("SELECT * FROM polls WHERE stream_id = ? AND opened_at BETWEEN ? AND ? ORDER BY opened_at, id").all(streamId, from, to).map((r) => this.rowView(r));
+  }
+
   private rowView(r: PollRow): PollView {
     const open = this.byId.get(r.id);
     if (open) return openView(open);

@@ -286,6 +286,8 @@ describe("a scripted broadcast", () => {
     expect(rep.reactions).toEqual({ total: 13, by_emoji: { "🔥": 7, "❤️": 2, "😂": 1, "👏": 2, "🎉": 1 } });
     // Accepted votes only (G1's refused vote is not there).
     expect(rep.votes).toEqual({ [`${pollId}:0`]: 2, [`${pollId}:1`]: 1 });
+    // The poll itself, with its question and options (still open at the end: it runs 30 minutes).
+    expect(rep.polls).toEqual([{ id: pollId, question: "Next topic?", status: "open", opened_at: iso(90), total: 3, winner: null, options: [{ text: "Maps", votes: 2 }, { text: "Gear", votes: 1 }] }]);
     expect(rep.top_moments).toEqual([
       { at: iso(0), chat_messages: 2, reactions: 5 },
       { at: iso(90), chat_messages: 0, reactions: 6 },

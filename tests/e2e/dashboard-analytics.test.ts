@@ -29,13 +29,17 @@ beforeAll(async () => {
   const live = await creator.post(`/dashboard/streams/${SLUG}/live`, {});
   expect(live.status).toBe(200);
   broadcastId = (await s.api("GET", `/api/v1/streams/${SLUG}`)).body.current_broadcast_id;
-  for (const sub of ["a1", "a2", "a3"]) {
+  const poll = await s.api("POST", `/api/v1/streams/${SLUG}/polls`, { question: "Which map next?", options: ["Harbor", "Canyon"], duration_s: 60 });
+  expect(poll.status).toBe(201);
+  for (const [i, sub] of ["a1", "a2", "a3"].entries()) {
     const v = viewer(s.ws, await s.token(sub));
     open.push(v);
     const j = await v.join(`stream:${SLUG}`);
     await j.publish(`great stream from ${sub}, love it`);
     expect((await push(j.ch, "reaction:send", { emoji: "🔥" })).status).toBe("ok");
+    expect((await push(j.ch, "poll:vote", { poll_id: poll.body.id, option: i === 0 ? 0 : 1 })).status).toBe("ok");
   }
+  expect((await s.api("POST", `/api/v1/polls/${poll.body.id}/close`)).status).toBe(200);
   const seg = await creator.post(`/dashboard/streams/${SLUG}/segments`, { label: "Q&A" });
   expect(seg.status).toBe(201);
   // Everything counted so far is in DuckDB before the report is read.
@@ -70,6 +74,11 @@ test("the report page shows the numbers and draws its four charts", async () => 
   expect(stats).toContain("Messages\n3");
   expect(stats).toContain("Reactions\n3");
   expect(await page.locator("section", { hasText: "By segment" }).innerText()).toContain("Q&A");
+  // The poll's result: its question, each option's votes and share, the winner marked.
+  const polls = page.locator("section", { has: page.locator("h2", { hasText: "Polls" }) });
+  expect(await polls.locator("h3").innerText()).toContain("Which map next?");
+  const options = await polls.locator("li").allInnerTexts();
+  expect(options.map((t) => t.replace(/\s+/g, " ").trim().toLowerCase())).toEqual(["harbor 1 · 33%", "canyon winner 2 · 67%"]); // (the pill's case is CSS)
   expect(await page.locator("section", { hasText: "By country" }).locator("tbody tr").count()).toBeGreaterThan(0);
   await page.screenshot({ path: `${ARTIFACTS}/dashboard-analytics.png`, fullPage: true });
   expect(await cspViolations(page)).toEqual([]);
