@@ -53,13 +53,26 @@ const background = new BackgroundThreads(["Bun Pool"]);
 background.lowerSelf();
 let lastLowered = 0;
 
-function serial<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+let stopping = false;
+let running: Kind | null = null;
+/** "store" changes the file (a flush, an erasure): run to the end even when stopping. "query" reads. */
+type Kind = "store" | "query";
+
+function serial<T>(fn: (c: DuckDBConnection) => Promise<T>, kind: Kind = "query"): Promise<T> {
   const next = chain.then(async () => {
+    // Stopping: queries still queued are refused (their callers get an error), so the worker exits
+    // soon after the last store instead of running reports nobody will read.
+    if (stopping && kind === "query") throw new Error("the analytics worker is stopping");
     if (Date.now() - lastLowered > 1000) {
       lastLowered = Date.now();
       background.refresh();
     }
-    return fn(conn ?? (await ready));
+    running = kind;
+    try {
+      return await fn(conn ?? (await ready));
+    } finally {
+      running = null;
+    }
   });
   chain = next.catch(() => {});
   return next;
@@ -122,7 +135,7 @@ serveWorker<ToAnalytics>(
       p.then((value) => post({ type: "result", id, ok: true, value } satisfies FromAnalytics), (e) => post({ type: "result", id, ok: false, error: String((e as Error)?.message ?? e) } satisfies FromAnalytics));
     switch (m.type) {
       case "flush":
-        serial((c) => flush(c, unpost(m.batch))).then(
+        serial((c) => flush(c, unpost(m.batch)), "store").then(
           () => post({ type: "flushed", batchId: m.batch.id, events: m.batch.events } satisfies FromAnalytics),
           (e) => post({ type: "flush_failed", batchId: m.batch.id, error: String((e as Error)?.message ?? e) } satisfies FromAnalytics),
         );
@@ -136,7 +149,7 @@ serveWorker<ToAnalytics>(
           await c.run("UPDATE sessions SET viewer_key = $r WHERE viewer_key = $v", { r: m.replacement, v: m.viewerKey });
           await c.run("UPDATE chatters SET viewer_key = $r WHERE viewer_key = $v", { r: m.replacement, v: m.viewerKey });
           return true;
-        }));
+        }, "store"));
       case "seed":
         return answer(m.id, serial(async (c) => {
           // What earlier runs of the server stored for a broadcast still live: the live counters and
@@ -153,9 +166,11 @@ serveWorker<ToAnalytics>(
     }
   },
   async () => {
-    // Asked to stop: interrupt a running query, let the statement sequence finish (a flush commits or
-    // rolls back), then close the file cleanly. Closing under a running statement aborts the process.
-    conn?.interrupt();
+    // Asked to stop: interrupt a running query (not a store: the last flush must land), refuse the
+    // queries queued, let the stores finish, then close the file cleanly. Closing under a running
+    // statement aborts the process.
+    stopping = true;
+    if (running === "query") conn?.interrupt();
     await ready.catch(() => {});
     await chain.catch(() => {});
     try {
