@@ -83,6 +83,8 @@ export interface LiveMetrics {
 }
 
 const STOP_FLUSH_TIMEOUT_MS = 15_000;
+const SERIES_PARAMS = new Set(["metric", "bucket_s", "from", "to", "country", "segment", "group_by", "format"]);
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 const PRIOR_SLICE = 20_000; // earlier runs' appearances handled per event-loop turn
 
 function unavailable(e: unknown): Refusal {
@@ -518,7 +520,8 @@ export class Analytics {
     const bucketS = q.bucket_s === undefined ? Math.max(windowS, 60 - (60 % windowS)) : Number(q.bucket_s);
     if (!Number.isInteger(bucketS) || bucketS <= 0 || bucketS % windowS !== 0 || bucketS > 86_400) fields.bucket_s = `a multiple of the aggregation window (${windowS} s), at most 86400`;
     const scope = this.scope(b);
-    const time = (k: string, dflt: number) => (q[k] === undefined ? dflt : Date.parse(q[k]!));
+    // RFC 3339 only: a time without an offset would be read in the server's zone, a date alone at midnight UTC.
+    const time = (k: string, dflt: number) => (q[k] === undefined ? dflt : RFC3339.test(q[k]!) ? Date.parse(q[k]!) : NaN);
     // Default: from the start of the aggregation window the broadcast began in (its first bucket).
     const from = time("from", scope.start - (scope.start % this.o.windowMs));
     const to = time("to", scope.end);
@@ -529,13 +532,17 @@ export class Analytics {
     if (groupBy !== null && groupBy !== "country" && groupBy !== "segment") fields.group_by = "country or segment";
     const format = q.format ?? "json";
     if (!["json", "csv", "parquet"].includes(format)) fields.format = "json, csv or parquet";
-    for (const k of ["country", "segment"]) if (q[k] !== undefined && q[k]!.length > 64) fields[k] = "at most 64 characters";
+    if (q.segment !== undefined && q.segment.length > 64) fields.segment = "at most 64 characters";
+    const country = q.country === undefined ? null : q.country.toUpperCase();
+    if (country !== null && !/^[A-Z]{2}$/.test(country)) fields.country = "an ISO 3166-1 alpha-2 code, such as US";
+    // A misspelt parameter (groupby=country) would otherwise answer a different question silently.
+    for (const k of Object.keys(q)) if (q[k] !== undefined && !SERIES_PARAMS.has(k)) fields[k] = `unknown parameter; known: ${[...SERIES_PARAMS].join(", ")}`;
     if (Object.keys(fields).length) return refuse("invalid_payload", "invalid series query", { fields });
     const bucketMs = bucketS * 1000;
     if ((to - from) / bucketMs > 100_000) return refuse("invalid_payload", "too many buckets; use a larger bucket_s", { fields: { bucket_s: "too small for this range" } });
     // Events at the very end of the broadcast (the leaves it causes) belong in the series too.
     const eventsTo = q.to === undefined ? to + 1 : to;
-    const query = { ...scope, metric, bucketMs, from, to, eventsTo, country: q.country ?? null, segment: q.segment ?? null, groupBy: groupBy as "country" | "segment" | null };
+    const query = { ...scope, metric, bucketMs, from, to, eventsTo, country, segment: q.segment ?? null, groupBy: groupBy as "country" | "segment" | null };
     try {
       if (format === "parquet") {
         const b64 = await this.request<string>({ type: "series", query, format: "parquet" });

@@ -382,6 +382,10 @@ describe("a scripted broadcast", () => {
     expect(points(await series("metric=chat_messages&bucket_s=60&country=US"))).toEqual([[0, 2], [180, 1]]);
     expect(points(await series("metric=unique_chatters&bucket_s=60&country=US"))).toEqual([[0, 2], [180, 1]]);
     expect(points(await series("metric=chat_messages&bucket_s=60&country=DE"))).toEqual([[60, 1]]);
+    expect(points(await series("metric=chat_messages&bucket_s=60&country=de"))).toEqual([[60, 1]]); // (any case)
+    // An offset other than Z names the same instant: t=60 written as wall time in UTC+01:00.
+    const plus1 = new Date(T0 + 60_000 + 3_600_000).toISOString().replace("Z", "+01:00");
+    expect(points(await series(`metric=chat_messages&bucket_s=60&from=${encodeURIComponent(plus1)}`))).toEqual([[60, 1], [120, 2], [180, 1]]);
     // Q&A runs [90,210): in 30 s buckets, present at 90: A B D G1; 120: +C; 150: B gone; 180: +G2.
     expect(points(await series(`metric=concurrent_viewers&bucket_s=30&segment=${encodeURIComponent("Q&A")}`))).toEqual([[90, 4], [120, 5], [150, 4], [180, 5]]);
     const qa = points(await series(`metric=watch_time_s&bucket_s=30&segment=${encodeURIComponent("Q&A")}`));
@@ -488,6 +492,13 @@ describe("a scripted broadcast", () => {
     expect(await bad(`metric=joins&bucket_s=60&from=${iso(120)}&to=${iso(120)}`)).toEqual(["to"]);
     expect(await bad(`metric=joins&bucket_s=60&from=${iso(120)}&to=${iso(60)}`)).toEqual(["to"]);
     expect(await bad("metric=joins&bucket_s=60&from=yesterday")).toEqual(["from"]);
+    // RFC 3339 only: no offset (the server's zone would decide), a date alone, epoch numbers.
+    expect(await bad("metric=joins&bucket_s=60&from=2026-11-28T14:00:00")).toEqual(["from"]);
+    expect(await bad("metric=joins&bucket_s=60&to=2026-11-28")).toEqual(["to"]);
+    expect(await bad("metric=joins&bucket_s=60&from=1795874400000")).toEqual(["from"]);
+    // A misspelt parameter is refused, not ignored; a country is a two-letter code.
+    expect(await bad("metric=joins&bucket_s=60&groupby=country")).toEqual(["groupby"]);
+    expect(await bad("metric=joins&bucket_s=60&country=Britain")).toEqual(["country"]);
     expect(await bad("metric=joins&bucket_s=60&format=xml")).toEqual(["format"]);
     // Several problems at once: each named.
     expect(await bad(`metric=nope&bucket_s=7&group_by=x&from=${iso(60)}&to=${iso(0)}`)).toEqual(["bucket_s", "group_by", "metric", "to"]);
