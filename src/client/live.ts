@@ -33,13 +33,17 @@ export class Live {
   /** Failed connects in a row with a token while the server itself answers: it refuses the token. */
   private tokenFailures = 0;
 
-  constructor(slug: string, private identity: Identity, private h: LiveHandlers) {
+  /** `listenOnly`: the OBS overlay, which is nobody watching (the server leaves it out of the count). */
+  constructor(slug: string, private identity: Identity, private h: LiveHandlers, listenOnly = false) {
     this.socket = new Socket("/socket", {
       params: () => identity.params(),
       heartbeatIntervalMs: 30_000,
       reconnectAfterMs: (tries: number) => (BACKOFF_MS[tries - 1] ?? 5000) * (0.5 + Math.random()),
     });
-    this.channel = this.socket.channel(`stream:${slug}`, () => (this.lastSeq === null ? {} : { last_seq: this.lastSeq, epoch: this.epoch }));
+    this.channel = this.socket.channel(`stream:${slug}`, () => ({
+      ...(listenOnly ? { overlay: true } : {}),
+      ...(this.lastSeq === null ? {} : { last_seq: this.lastSeq, epoch: this.epoch }),
+    }));
     this.socket.onOpen(() => {
       this.tokenFailures = 0;
     });

@@ -56,7 +56,7 @@ function main(): void {
       poll?.fromJoin(reply.poll);
       if (first) body.dataset.ready = "1";
     },
-  });
+  }, mode === "overlay");
 
   const chatRoot = $(".chat");
   const chat = chatRoot ? new ChatView(chatRoot, live, () => identity.current()?.member ?? false) : null;

@@ -107,6 +107,40 @@ describe("stream channel join", () => {
     watcher.disconnect();
   });
 
+  test("an overlay joins with {overlay: true}: it hears everything, counts as nobody, and sends nothing", async () => {
+    await s.createStream("overlay-1");
+    const live = await s.api("POST", "/api/v1/streams/overlay-1/live");
+    expect(live.status).toBe(201);
+    const o = connect(s.ws, { token: await s.token("streamer-obs") }); // (signed in or not: no presence either)
+    const och = o.channel("stream:overlay-1", { overlay: true });
+    const heard = record(och, ["viewers", "reactions", "presence_diff"]);
+    const reply = await join(och);
+    expect(reply.viewers).toBe(0);
+    expect(reply.me.can).toEqual({ chat: false, react: false, vote: false, moderate: false });
+    expect(await push(och, "reaction:send", { emoji: "🔥" })).toMatchObject({ status: "error", response: { reason: "forbidden" } });
+    expect(await push(och, "chat:send", { body: "hi" })).toMatchObject({ status: "error", response: { reason: "forbidden" } });
+    // A viewer joins: they are the one viewer, and their reaction reaches the overlay.
+    const v = connect(s.ws);
+    const vch = v.channel("stream:overlay-1", {});
+    expect((await join(vch)).viewers).toBe(1);
+    await waitFor("the overlay hears count 1", () => heard.some((e) => e.event === "viewers" && e.payload.count === 1));
+    expect((await push(vch, "reaction:send", { emoji: "🔥" })).status).toBe("ok");
+    await waitFor("the reaction heard by the overlay", () => heard.some((e) => e.event === "reactions" && e.payload.counts["🔥"] === 1));
+    // Analytics counts the one viewer, not the overlay.
+    const stream = s.app.streams.findBySlug("overlay-1")!;
+    expect(s.app.analytics.liveMetrics(stream).concurrent_viewers).toBe(1);
+    expect(s.app.analytics.trackedViewers(live.body.id)).toBe(1);
+    // Leaving as the overlay changes nothing; the viewer leaving brings the count to 0.
+    await new Promise<void>((r) => och.leave().receive("ok", () => r()));
+    expect(s.app.hub.countOf("overlay-1")).toBe(1);
+    v.disconnect();
+    await waitFor("count 0", () => s.app.hub.countOf("overlay-1") === 0);
+    expect(heard.some((e) => e.event === "presence_diff" && JSON.stringify(e.payload).includes("streamer-obs"))).toBe(false);
+    // The param is a boolean.
+    expect((await joinRefused(o.channel("stream:overlay-1", { overlay: "yes" }))).reason).toBe("invalid_payload");
+    o.disconnect();
+  });
+
   test("presence:friends answers which ids are joined", async () => {
     await s.createStream("friends-1");
     const a = connect(s.ws, { token: await s.token("dave") });

@@ -29,6 +29,8 @@ test("the overlay is transparent, bursts reactions and shows the poll live, then
   const w = await openPage(browser, `${s.http}/overlay/${SLUG}`, { viewport: { width: 1280, height: 720 } });
   const { page } = w;
   await waitLive(page);
+  // Joined, and nobody watching: the overlay in OBS is no viewer (not in the count, nor analytics).
+  expect(s.app.hub.countOf(SLUG)).toBe(0);
   // Nothing to click, nothing opaque: OBS composites it over the video.
   expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgba(0, 0, 0, 0)");
   expect(await page.locator("button, input").count()).toBe(0);

@@ -11,6 +11,8 @@ export interface Channel {
   phxRef: string | null; // presence meta of a signed-in viewer in that room
   session: number; // analytics session of a stream channel (0 for other topics)
   tap: Tap | null; // analytics' handle for this stay, passed back with its events
+  /** Joined with `{overlay: true}` (an OBS browser source): receives everything, is no viewer, sends nothing. */
+  listener: boolean;
 }
 
 /** Joins per socket: a burst for page loads with many topics, then a steady rate. */

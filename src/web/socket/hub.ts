@@ -244,7 +244,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     if (!c.viewer) return this.error(ws, f, "unauthenticated", "sign in to join your user topic");
     if (c.viewer.id !== userId) return this.error(ws, f, "forbidden", "a viewer may join only their own user topic");
     if (Object.keys(f.payload).length > 0) return this.error(ws, f, "invalid_payload", "user topics take no params");
-    c.channels.push({ topic: f.topic, joinRef: f.joinRef, room: null, phxRef: null, session: 0, tap: null });
+    c.channels.push({ topic: f.topic, joinRef: f.joinRef, room: null, phxRef: null, session: 0, tap: null, listener: false });
     ws.subscribe(f.topic);
     this.m.joins.inc();
     this.reply(ws, f.joinRef, f.ref, f.topic, "ok", {});
@@ -262,15 +262,20 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
       this.rooms.set(slug, room);
     }
     const s = room.stream;
-    const me = this.me(c, s);
-    const ch: Channel = { topic: f.topic, joinRef: f.joinRef, room, phxRef: null, session: this.nextSession++, tap: null };
+    const listener = params.overlay === true;
+    const me = listener ? { ...this.me(c, s), can: { chat: false, react: false, vote: false, moderate: false } } : this.me(c, s);
+    const ch: Channel = { topic: f.topic, joinRef: f.joinRef, room, phxRef: null, session: this.nextSession++, tap: null, listener };
     c.channels.push(ch);
     room.members++;
-    if (c.viewer) {
-      ch.phxRef = (this.nextPhxRef++).toString(36);
-      room.presence.track(c.viewer.id, { phx_ref: ch.phxRef, name: c.viewer.name, badges: c.viewer.badges, online_at: this.onlineAt() });
-    } else room.presence.trackGuest();
-    ch.tap = this.deps.analytics.joined(s, ch.session, this.senderKey(c), c.ip);
+    // An overlay in the streamer's own broadcasting software is nobody watching: not in the viewer
+    // count, presence or analytics.
+    if (!listener) {
+      if (c.viewer) {
+        ch.phxRef = (this.nextPhxRef++).toString(36);
+        room.presence.track(c.viewer.id, { phx_ref: ch.phxRef, name: c.viewer.name, badges: c.viewer.badges, online_at: this.onlineAt() });
+      } else room.presence.trackGuest();
+      ch.tap = this.deps.analytics.joined(s, ch.session, this.senderKey(c), c.ip);
+    }
     this.dirty.add(room);
     ws.subscribe(f.topic);
     this.m.joins.inc();
@@ -342,16 +347,18 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     const room = ch.room;
     if (!room) return;
     room.members--;
+    this.dirty.add(room);
+    if (ch.listener) return;
     this.deps.analytics.left(room.stream, ch.session);
     if (c.viewer && ch.phxRef) {
       room.presence.untrack(c.viewer.id, ch.phxRef);
     }
     else if (!c.viewer) room.presence.untrackGuest();
-    this.dirty.add(room);
   }
 
   private streamEvent(ws: WS, ch: Channel, f: Frame): void {
     const room = ch.room!;
+    if (ch.listener) return this.error(ws, f, "forbidden", "an overlay channel only listens: join without overlay to take part");
     switch (f.event) {
       case "presence:friends": {
         const ids = f.payload.ids;
@@ -653,10 +660,16 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
   }
 }
 
-/** Stream join params: `{last_seq?, epoch?}`; anything else is refused. Returns the problem text. */
-function parseJoinParams(p: Record<string, unknown>): { last_seq?: number; epoch?: string } | string {
-  const out: { last_seq?: number; epoch?: string } = {};
+/** Stream join params: `{last_seq?, epoch?, overlay?}`; anything else is refused. Returns the problem text. */
+function parseJoinParams(p: Record<string, unknown>): { last_seq?: number; epoch?: string; overlay?: boolean } | string {
+  const out: { last_seq?: number; epoch?: string; overlay?: boolean } = {};
   for (const [k, v] of Object.entries(p)) {
+    if (k === "overlay") {
+      if (v === null) continue;
+      if (typeof v !== "boolean") return "overlay must be true or false";
+      out.overlay = v;
+      continue;
+    }
     if (k === "last_seq") {
       if (v === null) continue;
       if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) return "last_seq must be a non-negative integer";
