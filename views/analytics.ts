@@ -110,7 +110,7 @@ function polls(list: PollResult[]): Html | null {
   return html`<section class="card">
   <h2>Polls</h2>
   ${list.map((p) => html`<div class="poll-result">
-    <h3>${p.question} <small class="muted">${number(p.total)} ${p.total === 1 ? "vote" : "votes"}${p.status === "open" ? " · still open" : p.winner === null ? " · tie" : null}</small></h3>
+    <h3>${p.question} <small class="muted">${number(p.total)} ${p.total === 1 ? "vote" : "votes"}${p.status === "open" ? " · still open" : p.total === 0 ? " · no votes" : p.winner === null ? " · tie" : null}</small></h3>
     <ul class="rate-list options">${p.options.map((opt, i) => html`<li>
       <span>${opt.text}${p.winner === i ? html` <span class="pill">Winner</span>` : null}</span>
       <meter min="0" max="${Math.max(1, p.total)}" value="${opt.votes}" aria-label="${`${opt.text}: ${opt.votes} votes`}"></meter>

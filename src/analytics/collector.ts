@@ -271,9 +271,10 @@ export class Collector {
     for (const l of this.live.values()) {
       for (const v of l.chattersPending()) rename(v);
       // The viewer may still be connected, and the hub knows them by the old id: the same state
-      // stays reachable under it (not counted again), and rows from now on carry the new one.
+      // stays reachable under it (not counted again), and rows from now on carry the new one. Erased
+      // again later: they keep the first anonymous key (a second one would split them in two).
       const v = l.viewers.get(viewerKey);
-      if (v) {
+      if (v && v.key === viewerKey) {
         v.key = replacement;
         l.viewers.set(replacement, v);
       }

@@ -12,8 +12,13 @@ export interface PendingErasure {
 export class ErasureLog {
   constructor(private db: Database) {}
 
-  /** Inside the caller's transaction: the viewer's rows will be renamed to the returned key. */
+  /**
+   * Inside the caller's transaction: the viewer's rows will be renamed to the returned key. Asked
+   * again while one is pending (a retry after a 202): that one, with its key.
+   */
   add(tx: Database, viewerId: string, at: number): PendingErasure {
+    const waiting = tx.query<PendingErasure, [string]>("SELECT id, viewer_id, replacement FROM analytics_erasures WHERE viewer_id = ? ORDER BY id LIMIT 1").get(viewerId);
+    if (waiting) return waiting;
     const replacement = `erased:${crypto.randomUUID()}`;
     const r = tx.query("INSERT INTO analytics_erasures (viewer_id, replacement, requested_at) VALUES (?, ?, ?)").run(viewerId, replacement, at);
     return { id: Number(r.lastInsertRowid), viewer_id: viewerId, replacement };

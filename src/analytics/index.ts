@@ -84,7 +84,17 @@ export interface LiveMetrics {
 
 const STOP_FLUSH_TIMEOUT_MS = 15_000;
 const SERIES_PARAMS = new Set(["metric", "bucket_s", "from", "to", "country", "segment", "group_by", "format"]);
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+/** ms since the epoch, or NaN: RFC 3339 with an offset, and a date that exists (Date.parse takes 02-30 as 03-02). */
+function rfc3339(text: string): number {
+  const m = RFC3339.exec(text);
+  if (!m) return NaN;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return NaN;
+  return Date.parse(text);
+}
 const PRIOR_SLICE = 20_000; // earlier runs' appearances handled per event-loop turn
 
 function unavailable(e: unknown): Refusal {
@@ -170,11 +180,13 @@ export class Analytics {
     this.stopping = true;
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.secondTimer) clearInterval(this.secondTimer);
-    const done = this.flush();
-    await Promise.race([done, new Promise((r) => setTimeout(r, STOP_FLUSH_TIMEOUT_MS))]);
+    // One deadline for the final flush and the erasures still pending (any left are applied at the
+    // next start): shutdown stays within a container's usual grace period.
+    const deadline = Date.now() + STOP_FLUSH_TIMEOUT_MS;
+    const until = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    await until(this.flush());
     if (this.unflushed.length) this.o.logger.error("analytics: batches not stored at shutdown", { batches: this.unflushed.length, events: this.unflushed.reduce((n, b) => n + b.events, 0) });
-    // Erasures still pending are tried once more; any left are applied at the next start.
-    if (this.applying || this.erasures.pending().length) await Promise.race([this.applyErasures(), new Promise((r) => setTimeout(r, STOP_FLUSH_TIMEOUT_MS))]);
+    if (this.applying || this.erasures.pending().length) await until(this.applyErasures());
     this.workerStopped = true;
     await this.worker.stop();
   }
@@ -513,7 +525,7 @@ export class Analytics {
   async series(broadcastId: string, q: Record<string, string | undefined>): Promise<Result<{ rows: Array<Record<string, unknown>>; parquet?: Buffer }>> {
     const b = this.o.broadcasts.findBroadcast(broadcastId);
     if (!b) return refuse("not_found", `no broadcast ${broadcastId}`);
-    const fields: Record<string, string> = {};
+    const fields: Record<string, string> = Object.create(null); // (a parameter named __proto__ is a field too)
     const metric = q.metric as Metric;
     if (!METRICS.includes(metric)) fields.metric = `one of ${METRICS.join(", ")}`;
     const windowS = this.o.windowMs / 1000;
@@ -521,7 +533,7 @@ export class Analytics {
     if (!Number.isInteger(bucketS) || bucketS <= 0 || bucketS % windowS !== 0 || bucketS > 86_400) fields.bucket_s = `a multiple of the aggregation window (${windowS} s), at most 86400`;
     const scope = this.scope(b);
     // RFC 3339 only: a time without an offset would be read in the server's zone, a date alone at midnight UTC.
-    const time = (k: string, dflt: number) => (q[k] === undefined ? dflt : RFC3339.test(q[k]!) ? Date.parse(q[k]!) : NaN);
+    const time = (k: string, dflt: number) => (q[k] === undefined ? dflt : rfc3339(q[k]!));
     // Default: from the start of the aggregation window the broadcast began in (its first bucket).
     const from = time("from", scope.start - (scope.start % this.o.windowMs));
     const to = time("to", scope.end);

@@ -36,7 +36,7 @@ export class Live {
   /** `listenOnly`: the OBS overlay, which is nobody watching (the server leaves it out of the count). */
   constructor(slug: string, private identity: Identity, private h: LiveHandlers, listenOnly = false) {
     this.socket = new Socket("/socket", {
-      params: () => identity.params(),
+      params: () => (listenOnly ? {} : identity.params()), // (the server takes an overlay only as a guest)
       heartbeatIntervalMs: 30_000,
       reconnectAfterMs: (tries: number) => (BACKOFF_MS[tries - 1] ?? 5000) * (0.5 + Math.random()),
     });

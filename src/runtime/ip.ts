@@ -48,7 +48,8 @@ export class TrustedProxies {
   clientIp(peer: string, forwardedFor: string | null): string {
     let ip = normalizeIp(peer);
     if (!this.has(ip) || !forwardedFor) return ip;
-    const hops = forwardedFor.split(",");
+    // (empty entries, as in "a, " or a merged empty header, say nothing: skipped)
+    const hops = forwardedFor.split(",").filter((h) => h.trim() !== "");
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hopAddress(hops[i]!);
       if (hop === null) return ip;

@@ -496,6 +496,9 @@ describe("a scripted broadcast", () => {
     expect(await bad("metric=joins&bucket_s=60&from=2026-11-28T14:00:00")).toEqual(["from"]);
     expect(await bad("metric=joins&bucket_s=60&to=2026-11-28")).toEqual(["to"]);
     expect(await bad("metric=joins&bucket_s=60&from=1795874400000")).toEqual(["from"]);
+    expect(await bad("metric=joins&bucket_s=60&from=2026-02-30T10:00:00Z")).toEqual(["from"]); // (no such day)
+    expect(await bad("metric=joins&bucket_s=60&from=2026-11-28T24:00:00Z")).toEqual(["from"]);
+    expect(await bad("metric=joins&bucket_s=60&__proto__=x")).toEqual(["__proto__"]);
     // A misspelt parameter is refused, not ignored; a country is a two-letter code.
     expect(await bad("metric=joins&bucket_s=60&groupby=country")).toEqual(["groupby"]);
     expect(await bad("metric=joins&bucket_s=60&country=Britain")).toEqual(["country"]);
@@ -870,9 +873,14 @@ describe("erasure: the analytics part is never lost", () => {
     expect(er.status).toBe(202);
     expect(er.body).toMatchObject({ viewer_id: "stuck-x", messages: 1, analytics: "pending" });
     expect(pending().map((r) => r.viewer_id)).toEqual(["stuck-x"]);
+    // Asked again meanwhile (a retry after the 202): still one request, with the same anonymous key.
+    const again = await s.api("DELETE", "/api/v1/viewers/stuck-x/data");
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ viewer_id: "stuck-x", messages: 0, analytics: "pending" });
+    expect(pending().map((r) => r.viewer_id)).toEqual(["stuck-x"]);
     // The audit row says what was done, and that the analytics part was queued with it.
-    const audit = sqlite<{ data: string }>("SELECT data FROM audit_log WHERE action = 'viewer.erase' AND stream_id IS NULL AND target_id = 'stuck-x'");
-    expect(audit.map((r) => JSON.parse(r.data))).toEqual([{ messages: 1, held: 0, votes: 0, analytics: "queued" }]);
+    const audit = sqlite<{ data: string }>("SELECT data FROM audit_log WHERE action = 'viewer.erase' AND stream_id IS NULL AND target_id = 'stuck-x' ORDER BY id");
+    expect(audit.map((r) => JSON.parse(r.data))).toEqual([{ messages: 1, held: 0, votes: 0, analytics: "queued" }, { messages: 0, held: 0, votes: 0, analytics: "queued" }]);
     // The supervisor replaces the silent worker; the flush interval applies the erasure.
     await waitFor("the erasure applied", () => pending().length === 0, 60_000);
     const after = (await s.api("GET", `/api/v1/broadcasts/${bid}/report`)).body;

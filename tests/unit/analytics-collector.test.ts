@@ -263,6 +263,14 @@ describe("collector rollups equal the definitions computed from merged sessions"
     expect(b.agg.filter((r) => r.kind === "conc_all").map((r) => [r.bucket - S, r.n])).toEqual([[10_000, 1]]);
     expect(b.chatters.map((r) => r.viewer_key)).toEqual(["erased:1"]);
     expect([...new Set(b.sessions.map((r) => r.viewer_key))]).toEqual(["erased:1"]);
+    // Erased again (a second request): they keep the first anonymous key, still one viewer.
+    c.anonymise("x", "erased:2");
+    c.startSession("s3", 3, "b", "US", "x", S + 20_001);
+    chat(c, "x", 0, S + 20_002);
+    const again = drain(c, S + 40_000);
+    expect(again.agg.filter((r) => r.kind.startsWith("u"))).toEqual([]);
+    expect(again.chatters.map((r) => r.viewer_key)).toEqual(["erased:1"]);
+    expect([...new Set(again.sessions.map((r) => r.viewer_key))]).toEqual(["erased:1"]);
   });
 
   test("counts stay exact with many ids (600 countries, 20,000 poll keys) and a clock far behind", () => {

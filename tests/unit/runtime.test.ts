@@ -45,6 +45,10 @@ describe("trusted proxies", () => {
     expect(p.clientIp("10.1.1.1", "8.8.8.8, unknown")).toBe("10.1.1.1");
     expect(p.clientIp("10.1.1.1", "8.8.8.8, unknown, 10.2.2.2")).toBe("10.2.2.2");
     expect(p.clientIp("10.1.1.1", "8.8.8.8, 1.2.3.4:99999")).toBe("10.1.1.1");
+    // Empty entries are no entries.
+    expect(p.clientIp("10.1.1.1", "203.0.113.9, ")).toBe("203.0.113.9");
+    expect(p.clientIp("10.1.1.1", " , 203.0.113.9,,")).toBe("203.0.113.9");
+    expect(p.clientIp("10.1.1.1", "")).toBe("10.1.1.1");
     // Every entry one of ours: the leftmost.
     expect(p.clientIp("10.1.1.1", "10.3.3.3, 10.2.2.2")).toBe("10.3.3.3");
     expect(hopAddress("2001:db8::1")).toBe("2001:db8::1");

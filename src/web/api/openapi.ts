@@ -10,6 +10,8 @@ type Op = {
   scope: (typeof SCOPES)[number];
   body?: Record<string, unknown>;
   status: number;
+  /** Other success statuses, with what they mean. */
+  also?: Record<number, string>;
   query?: string[];
 };
 
@@ -73,7 +75,7 @@ export const ROUTES: Record<string, Partial<Record<"get" | "post" | "patch" | "p
   },
   "/api/v1/api-keys/{id}": { delete: { summary: "Revoke an API key", scope: "admin", status: 200 } },
   "/api/v1/viewers/{id}/revoke": { post: { summary: "Revoke a viewer: sockets closed with 1008, older tokens refused", scope: "admin", status: 200 } },
-  "/api/v1/viewers/{id}/data": { delete: { summary: "Erase a viewer's data: messages become tombstones, held items, nonces and poll votes go, analytics rows are anonymised; audited. 200 with analytics: anonymised, or 202 with analytics: pending when the analytics store is slow or down (it is applied when it is back, or at the next start)", scope: "admin", status: 200 } },
+  "/api/v1/viewers/{id}/data": { delete: { summary: "Erase a viewer's data: messages become tombstones, held items, nonces and poll votes go, analytics rows are anonymised; audited", scope: "admin", status: 200, also: { 202: "done except the analytics part (analytics: pending): the analytics store is slow or down; it is applied when it is back, or at the next start" } } },
 };
 
 export function openApiDocument() {
@@ -91,6 +93,7 @@ export function openApiDocument() {
         ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: { type: "object", properties: op.body, additionalProperties: false } } } } } : {}),
         responses: {
           [op.status]: { description: "success" },
+          ...Object.fromEntries(Object.entries(op.also ?? {}).map(([code, description]) => [code, { description }])),
           default: { description: "error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
         },
       };
@@ -120,7 +123,7 @@ export function openApiRoutes() {
     .flatMap(([path, ops]) =>
       Object.entries(ops).map(
         ([method, op]) =>
-          `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${esc(path)}</code></td><td>${esc(op.summary)}</td><td>${op.scope}</td><td>${op.body ? `<code>${esc(Object.keys(op.body).join(", "))}</code>` : ""}</td><td>${op.status}</td></tr>`,
+          `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${esc(path)}</code></td><td>${esc(op.summary)}</td><td>${op.scope}</td><td>${op.body ? `<code>${esc(Object.keys(op.body).join(", "))}</code>` : ""}</td><td>${[op.status, ...Object.keys(op.also ?? {})].join(", ")}</td></tr>`,
       ),
     )
     .join("\n");

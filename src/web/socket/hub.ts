@@ -263,6 +263,9 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
     }
     const s = room.stream;
     const listener = params.overlay === true;
+    // A signed-in viewer may not hide from presence and the count as an "overlay"; the overlay page
+    // connects without a token.
+    if (listener && c.viewer) return this.error(ws, f, "forbidden", "an overlay joins without a viewer token");
     const me = listener ? { ...this.me(c, s), can: { chat: false, react: false, vote: false, moderate: false } } : this.me(c, s);
     const ch: Channel = { topic: f.topic, joinRef: f.joinRef, room, phxRef: null, session: this.nextSession++, tap: null, listener };
     c.channels.push(ch);
