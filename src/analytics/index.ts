@@ -162,7 +162,7 @@ export class Analytics {
     this.applyErasures(); // (those an earlier run could not apply)
     this.flushTimer = setInterval(() => {
       this.flush();
-      if (this.applying === null && this.erasures.pending().length) this.applyErasures();
+      if (this.applying === null) this.applyErasures(); // (erasures not applied yet; reads SQLite inside its guard)
     }, this.o.flushMs);
     this.secondTimer = setInterval(() => this.sampleSecond(), 1000);
   }
