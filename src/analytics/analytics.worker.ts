@@ -27,7 +27,6 @@ export type FromAnalytics =
 
 const cfg = workerConfig<{ path: string; threads: number }>();
 
-
 let conn: DuckDBConnection | null = null;
 let instance: DuckDBInstance | null = null;
 let chain: Promise<unknown> = Promise.resolve(); // one statement sequence at a time on the connection

@@ -113,7 +113,7 @@ export class Collector {
     this.live.set(broadcastId, l);
   }
 
-  /** Earlier runs stored part of this broadcast: appearances wait for `prior()` before they count. */
+  /** Earlier runs stored part of this broadcast: appearances wait for `priorDone()` before they count. */
   awaitPrior(broadcastId: string): void {
     const l = this.live.get(broadcastId);
     if (l) l.seen.pending ??= new Map();
@@ -126,11 +126,6 @@ export class Collector {
 
   priorDone(broadcastId: string): void {
     this.live.get(broadcastId)?.priorDone();
-  }
-
-  prior(broadcastId: string, rows: Prior): void {
-    this.priorRows(broadcastId, rows);
-    this.priorDone(broadcastId);
   }
 
   segment(broadcastId: string, label: string, at: number): void {

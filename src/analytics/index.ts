@@ -84,6 +84,7 @@ export interface LiveMetrics {
 
 const STOP_FLUSH_TIMEOUT_MS = 15_000;
 const SERIES_PARAMS = new Set(["metric", "bucket_s", "from", "to", "country", "segment", "group_by", "format"]);
+const PRIOR_SLICE = 20_000; // earlier runs' appearances handled per event-loop turn
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
 /** ms since the epoch, or NaN: RFC 3339 with an offset, and a date that exists (Date.parse takes 02-30 as 03-02). */
@@ -95,7 +96,6 @@ function rfc3339(text: string): number {
   if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return NaN;
   return Date.parse(text);
 }
-const PRIOR_SLICE = 20_000; // earlier runs' appearances handled per event-loop turn
 
 function unavailable(e: unknown): Refusal {
   return refuse("unavailable", `analytics could not answer: ${(e as Error)?.message ?? e}`);
@@ -611,8 +611,8 @@ export class Analytics {
       do {
         this.applyAgain = false;
         for (const e of this.erasures.pending()) {
-          // Rows sent to the worker before the rename are stored first (the worker runs in order).
-          await this.flush();
+          // No flush first: rows still here were renamed by `erased`, and batches sent before it are
+          // stored before this rename (the worker runs in order; one resent is a renamed copy).
           await this.request({ type: "anonymise", viewerKey: e.viewer_id, replacement: e.replacement });
           this.erasures.done(e.id);
         }
@@ -626,5 +626,4 @@ export class Analytics {
       });
     return this.applying;
   }
-
 }

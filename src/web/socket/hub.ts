@@ -667,12 +667,6 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
 function parseJoinParams(p: Record<string, unknown>): { last_seq?: number; epoch?: string; overlay?: boolean } | string {
   const out: { last_seq?: number; epoch?: string; overlay?: boolean } = {};
   for (const [k, v] of Object.entries(p)) {
-    if (k === "overlay") {
-      if (v === null) continue;
-      if (typeof v !== "boolean") return "overlay must be true or false";
-      out.overlay = v;
-      continue;
-    }
     if (k === "last_seq") {
       if (v === null) continue;
       if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) return "last_seq must be a non-negative integer";
@@ -681,6 +675,10 @@ function parseJoinParams(p: Record<string, unknown>): { last_seq?: number; epoch
       if (v === null) continue;
       if (typeof v !== "string" || v.length > 64) return "epoch must be a string";
       out.epoch = v;
+    } else if (k === "overlay") {
+      if (v === null) continue;
+      if (typeof v !== "boolean") return "overlay must be true or false";
+      out.overlay = v;
     } else return `unknown join param ${k.slice(0, 64)}`;
   }
   return out;
