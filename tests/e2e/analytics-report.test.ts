@@ -21,7 +21,7 @@ import { IP, findInDuck, ipTransport } from "../support/analytics.ts";
 import { auditRows, closeAll, csvObjects, startChatServer, viewer, type ChatServer, type Joined, type Viewer } from "../support/chat.ts";
 import { ManualClock } from "../support/identity.ts";
 import { push } from "../support/phoenix.ts";
-import { ADMIN_KEY, apiCall } from "../support/server.ts";
+import { ADMIN_KEY, apiCall, readSqlite } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
 
 // Streams in these tests: chat and reactions never rate-limited (the clock does not move by itself),
@@ -649,6 +649,8 @@ describe("segments and sessions", () => {
     guest.v.close();
     await waitFor("the guest's state dropped", () => s.app.analytics.trackedViewers(b) === 1);
     member.v.close(); // (signed in: the same viewer may come back, so their state is kept)
+    await waitFor("the member's socket gone", () => s.app.hub.countOf("seg-guests") === 0);
+    expect(s.app.analytics.trackedViewers(b)).toBe(1);
     at(360);
     expect((await s.api("POST", "/api/v1/streams/seg-guests/end")).status).toBe(200);
     await s.app.analytics.flush();
@@ -835,14 +837,7 @@ describe("erasure: the analytics part is never lost", () => {
   let dataDir = "";
   const open: Viewer[] = [];
   const tab = tabOpener(() => s!, open);
-  const sqlite = <T,>(sql: string): T[] => {
-    const db = new Database(join(dataDir, "hubbub.sqlite"), { readonly: true });
-    try {
-      return db.query<T, []>(sql).all();
-    } finally {
-      db.close();
-    }
-  };
+  const sqlite = <T,>(sql: string): T[] => readSqlite<T>(dataDir, sql);
   const pending = () => sqlite<{ viewer_id: string }>("SELECT viewer_id FROM analytics_erasures ORDER BY id");
   const chatterAndSession = async (slug: string, who: string) => {
     await s!.createStream(slug, SETTINGS);
@@ -863,7 +858,7 @@ describe("erasure: the analytics part is never lost", () => {
   });
 
   test("a stuck worker: 202 pending, then applied once the worker is replaced, without asking again", async () => {
-    s = await startChatServer({ clock, env: TRUSTED, faultInjection: true, start: { analyticsUnresponsiveMs: 3000, eraseWaitMs: 300 } });
+    s = await startChatServer({ clock, env: TRUSTED, faultInjection: true, start: { analyticsUnresponsiveMs: 12_000, eraseWaitMs: 300 } });
     dataDir = s.dataDir;
     const bid = await chatterAndSession("stuck", "stuck-x");
     const before = (await s.api("GET", `/api/v1/broadcasts/${bid}/report`)).body;

@@ -4,12 +4,11 @@
 // once while the viewer keeps watching, the audit row of every action, held messages and the review
 // queue, blocked terms and link policy, and a viewer's erasure.
 // The server runs on a hand-driven clock so that a timeout ends exactly when the test says.
-import { Database } from "bun:sqlite";
-import { join as pathJoin } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { auditRows, chatHistory, closeAll, csvObjects, linkedAccount, startChatServer, viewer, type ChatServer, type Viewer } from "../support/chat.ts";
 import { ManualClock } from "../support/identity.ts";
 import { push } from "../support/phoenix.ts";
+import { readSqlite } from "../support/server.ts";
 import { waitFor } from "../support/wait.ts";
 
 const GENEROUS = { messages: 10000, per_s: 1 };
@@ -388,17 +387,12 @@ describe("erasure", () => {
 
     // The audit rows: one naming no stream with the totals, and one per affected stream, so each
     // stream's audit trail (the API's only audit route) shows the erasure.
-    const db = new Database(pathJoin(s.dataDir, "hubbub.sqlite"), { readonly: true });
-    try {
-      const rows = db.query<{ actor_type: string; actor_id: string; target_id: string; stream_id: string | null; data: string }, []>("SELECT actor_type, actor_id, target_id, stream_id, data FROM audit_log WHERE action = 'viewer.erase' ORDER BY id").all();
-      expect(rows).toHaveLength(3);
-      for (const r of rows) expect(r).toMatchObject({ actor_type: "api_key", actor_id: ADMIN_ACTOR.id, target_id: "erase-me" });
-      expect(rows[0]!.stream_id).toBeNull();
-      expect(JSON.parse(rows[0]!.data)).toMatchObject({ messages: 3, held: 1 });
-      expect(rows.slice(1).map((r) => JSON.parse(r.data).messages).sort()).toEqual([1, 2]);
-    } finally {
-      db.close();
-    }
+    const rows = readSqlite<{ actor_type: string; actor_id: string; target_id: string; stream_id: string | null; data: string }>(s.dataDir, "SELECT actor_type, actor_id, target_id, stream_id, data FROM audit_log WHERE action = 'viewer.erase' ORDER BY id");
+    expect(rows).toHaveLength(3);
+    for (const r of rows) expect(r).toMatchObject({ actor_type: "api_key", actor_id: ADMIN_ACTOR.id, target_id: "erase-me" });
+    expect(rows[0]!.stream_id).toBeNull();
+    expect(JSON.parse(rows[0]!.data)).toMatchObject({ messages: 3, held: 1 });
+    expect(rows.slice(1).map((r) => JSON.parse(r.data).messages).sort()).toEqual([1, 2]);
     const auditA = await s.api("GET", "/api/v1/streams/erase-a/audit?action=viewer.erase");
     expect(auditA.body.data.map((r: any) => r.target.id)).toEqual(["erase-me"]);
   });

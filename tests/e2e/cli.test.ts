@@ -1,12 +1,10 @@
 // The `hubbub` CLI (PRODUCT.md "CLI"): operator verbs run as child processes against a data folder,
 // and a server started on that folder afterwards sees their effects: accounts, links, passwords,
 // API keys and minted viewer tokens. Bad arguments exit non-zero with a message.
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join as joinPath } from "node:path";
 import { runCli } from "../support/identity.ts";
 import { connect, join, type Socket } from "../support/phoenix.ts";
-import { removeDir, startTestServer, tempDir, TOKEN_SECRET, type TestServer } from "../support/server.ts";
+import { readSqlite, removeDir, startTestServer, tempDir, TOKEN_SECRET, type TestServer } from "../support/server.ts";
 
 const dataDir = tempDir("hubbub-cli-");
 const env = { HUBBUB_DATA_DIR: dataDir, HUBBUB_VIEWER_TOKEN_SECRET: TOKEN_SECRET, HUBBUB_LOG_LEVEL: "error" };
@@ -131,19 +129,12 @@ describe("a server on the same data folder", () => {
   });
 
   test("CLI changes are audited as the system actor", () => {
-    const db = new Database(joinPath(dataDir, "hubbub.sqlite"), { readonly: true });
-    try {
-      const actions = db
-        .query<{ action: string; actor_type: string; actor_id: string | null }, []>("SELECT action, actor_type, actor_id FROM audit_log WHERE actor_type = 'system' ORDER BY id")
-        .all();
-      const names = actions.map((a) => a.action);
-      expect(names).toContain("account.create");
-      expect(names).toContain("account.update");
-      expect(names).toContain("api_key.create");
-      for (const a of actions) expect(a.actor_id).toBeNull();
-    } finally {
-      db.close();
-    }
+    const actions = readSqlite<{ action: string; actor_type: string; actor_id: string | null }>(dataDir, "SELECT action, actor_type, actor_id FROM audit_log WHERE actor_type = 'system' ORDER BY id");
+    const names = actions.map((a) => a.action);
+    expect(names).toContain("account.create");
+    expect(names).toContain("account.update");
+    expect(names).toContain("api_key.create");
+    for (const a of actions) expect(a.actor_id).toBeNull();
   });
 });
 

@@ -4,6 +4,9 @@
 // the file; a second one cannot open it, not even read-only).
 import { DuckDBInstance } from "@duckdb/node-api";
 import { join } from "node:path";
+import { Analytics, type AnalyticsOptions } from "../../src/analytics/index.ts";
+import { memorySqlite } from "../../src/db/sqlite.ts";
+import { silentLogger } from "../../src/runtime/logger.ts";
 
 /** Public addresses whose country the offline database knows (checked with src/analytics/geo.ts). */
 export const IP = { US: "8.8.8.8", GB: "81.2.69.160", DE: "217.160.0.1" } as const;
@@ -77,4 +80,13 @@ export interface PushTally {
 
 export function tally(): PushTally {
   return { sent: 0, ok: 0, refused: 0, lost: 0 };
+}
+
+/** The analytics door alone (no server): its own worker and DuckDB file in `dataDir`, an in-memory
+ * SQLite, a 10 s window and no timed flush within a test; no broadcasts unless given. */
+export function bareAnalytics(dataDir: string, o: Partial<Pick<AnalyticsOptions, "clock" | "broadcasts">> = {}): Analytics {
+  return new Analytics({
+    dataDir, clock: o.clock ?? { now: () => Date.now() }, db: memorySqlite(), logger: silentLogger, windowMs: 10_000, flushMs: 60_000,
+    broadcasts: o.broadcasts ?? { findBroadcast: () => undefined, segmentsOf: () => [], findById: () => undefined },
+  });
 }

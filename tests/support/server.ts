@@ -1,4 +1,5 @@
 // Starts a real Hubbub on a loopback port below 32768 with a fresh data folder, in this process.
+import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -98,6 +99,17 @@ function wrap(app: App, env: Record<string, string>, dataDir: string): TestServe
     },
   };
   return ts;
+}
+
+/** Rows of one query on a data folder's hubbub.sqlite, through a read-only connection of its own
+ * (WAL: the running server's writes up to now are visible). */
+export function readSqlite<T>(dataDir: string, sql: string): T[] {
+  const db = new Database(join(dataDir, "hubbub.sqlite"), { readonly: true });
+  try {
+    return db.query<T, []>(sql).all();
+  } finally {
+    db.close();
+  }
 }
 
 export function removeDir(dir: string): void {

@@ -3,15 +3,14 @@
 // session's NULL end), and a session sent again when it ends keeps one row with the later state.
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appendBatch, SCHEMA, STAGING } from "../../src/analytics/append.ts";
 import { Collector } from "../../src/analytics/collector.ts";
 import { aggRows, chatterRows, sessionRows } from "../support/batch-rows.ts";
+import { removeDir, tempDir } from "../support/server.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "hubbub-append-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir("hubbub-append-");
+afterAll(() => removeDir(dir));
 
 const S = 1_800_000_000_000;
 const W = 10_000;

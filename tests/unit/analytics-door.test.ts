@@ -3,30 +3,23 @@
 // the next one before the door heard of the end, is a viewer of the new broadcast and no longer
 // holds the old one's state.
 import { expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Analytics } from "../../src/analytics/index.ts";
-import { memorySqlite } from "../../src/db/sqlite.ts";
-import { silentLogger } from "../../src/runtime/logger.ts";
 import type { BroadcastRecord, StreamRecord } from "../../src/streams/index.ts";
+import { bareAnalytics } from "../support/analytics.ts";
+import { removeDir, tempDir } from "../support/server.ts";
 
 const T0 = Date.now() + 60_000; // (broadcasts that began after this process started: nothing to seed)
 
 function setup() {
-  const dir = mkdtempSync(join(tmpdir(), "hubbub-door-"));
+  const dir = tempDir("hubbub-door-");
   let now = T0;
   const broadcasts = new Map<string, BroadcastRecord>();
-  const a = new Analytics({
-    dataDir: dir, clock: { now: () => now }, db: memorySqlite(), logger: silentLogger, windowMs: 10_000, flushMs: 60_000,
-    broadcasts: { findBroadcast: (id) => broadcasts.get(id), segmentsOf: () => [], findById: () => undefined },
-  });
+  const a = bareAnalytics(dir, { clock: { now: () => now }, broadcasts: { findBroadcast: (id) => broadcasts.get(id), segmentsOf: () => [], findById: () => undefined } });
   const stream = (broadcast: string | null): StreamRecord => {
     if (broadcast && !broadcasts.has(broadcast)) broadcasts.set(broadcast, { id: broadcast, stream_id: "st", started_at: now, ended_at: null } as BroadcastRecord);
     return { id: "st", slug: "door", title: "t", owner_id: null, settings: {} as StreamRecord["settings"], status: broadcast ? "live" : "offline", current_broadcast_id: broadcast, live_since: broadcast ? now : null, epoch: "e", created_at: T0, updated_at: now } as StreamRecord;
   };
   const end = (id: string) => (broadcasts.get(id)!.ended_at = now);
-  return { a, stream, end, tick: (ms: number) => (now += ms), done: () => rmSync(dir, { recursive: true, force: true }) };
+  return { a, stream, end, tick: (ms: number) => (now += ms), done: () => removeDir(dir) };
 }
 
 test("a socket joined through a direct switch to the next broadcast is a viewer of it", () => {
@@ -37,10 +30,13 @@ test("a socket joined through a direct switch to the next broadcast is a viewer 
   end("A");
   a.streamChanged(stream("B")); // the end of A and the start of B seen at once
   expect(a.trackedViewers("B")).toBe(1);
-  // Its events count in B, through the handle it keeps.
+  // Its events count in B, through the handle it keeps (set when B began, not looked up again).
+  const handle = tap.handle;
+  expect(handle).not.toBeNull();
   const before = a.pendingEvents;
   a.reaction(stream("B"), "viewer-1", "🔥", tap);
   expect(a.pendingEvents).toBe(before + 1);
+  expect(tap.handle).toBe(handle);
   expect(a.trackedViewers("B")).toBe(1); // (the same viewer, not a second one)
   done();
 });
