@@ -65,7 +65,7 @@ export const CHAT_LINES = [
 ];
 /**
  * Each line's score, as the moderation worker hands it over with a published message (its cost is
- * on that worker, measured in the ingest table's "sentiment" row). Older trees score it themselves.
+ * on that worker: "sentimentOf alone" in the per-call timings). Older trees score it themselves.
  */
 export const CHAT_SENTIMENT = CHAT_LINES.map((l) => sentimentOf(l));
 export const EMOJI = ["❤️", "🔥", "😂", "👏", "😮", "🎉"];

@@ -28,13 +28,12 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { ChatClientConfig, ChatCommand, ChatConnectReply, ChatReportReply, ChatRunReply, ChatStatsReply } from "./chat-load-client.ts";
-import { sentimentOf } from "../src/analytics/sentiment.ts";
-import { CHAT_LINES, MIX_SHARE, MixedLoad, NULL_SINK, Rng, liveStream, segmentMarks, simClock, simulateBroadcast, type BroadcastPlan, type SimResult } from "./analytics-sim.ts";
+import { CHAT_LINES, CHAT_SENTIMENT, MIX_SHARE, MixedLoad, NULL_SINK, Rng, liveStream, segmentMarks, simClock, simulateBroadcast, type BroadcastPlan, type SimResult } from "./analytics-sim.ts";
 import { createStreams, hubbubApi, startBenchServer, type BenchServer } from "./lib/bench-servers.ts";
 import { LoadChild } from "./lib/child.ts";
 import { removeDir, runMain, tempDir } from "./lib/cleanup.ts";
 import { checkFlags, coreBusySeconds, flagReader, numberFlags, fmt, int, interestingLogLines, makeLog, quantiles, quiesce, waitForQuietMachine, yes, type Quantiles } from "./lib/harness.ts";
-import { cpuTimes, machineBusySeconds, machineInfo, threadCpuSeconds } from "./lib/proc.ts";
+import { cpuTimes, machineBusySeconds, machineInfo, threadCpuDiff, threadCpuSeconds } from "./lib/proc.ts";
 import { HUBBUB_FIXED_ENV, REPO_ROOT } from "./lib/servers.ts";
 
 type AnalyticsModule = typeof import("../src/analytics/index.ts");
@@ -169,6 +168,7 @@ interface Mods {
   silentLogger: typeof import("../src/runtime/logger.ts").silentLogger;
   sentimentOf: typeof import("../src/analytics/sentiment.ts").sentimentOf;
   countryOf: typeof import("../src/analytics/geo.ts").countryOf;
+  collector: typeof import("../src/analytics/collector.ts");
   /** The live-state SQLite the door keeps erasures in (in memory here: not measured). */
   liveDb: () => import("bun:sqlite").Database;
 }
@@ -182,6 +182,7 @@ async function loadModules(root: string): Promise<Mods> {
     silentLogger: ((await import(join(src, "runtime", "logger.ts"))) as typeof import("../src/runtime/logger.ts")).silentLogger,
     sentimentOf: ((await import(join(src, "analytics", "sentiment.ts"))) as typeof import("../src/analytics/sentiment.ts")).sentimentOf,
     countryOf: ((await import(join(src, "analytics", "geo.ts"))) as typeof import("../src/analytics/geo.ts")).countryOf,
+    collector: (await import(join(src, "analytics", "collector.ts"))) as typeof import("../src/analytics/collector.ts"),
     liveDb: () => {
       // (the two steps of memorySqlite, which an older tree does not have)
       const db = sqlite.openSqlite(":memory:");
@@ -201,12 +202,6 @@ function codeIdentity(root: string): string {
     const m = /hubbub-head-([0-9a-f]{7,40})/.exec(basename(root));
     return m ? `a clean export of commit ${m[1]} (${root})` : `the tree in ${root} (no git)`;
   }
-}
-
-function threadDiff(a: Map<string, number>, b: Map<string, number>): Array<[string, number]> {
-  const d: Array<[string, number]> = [];
-  for (const [k, v] of b) d.push([k, v - (a.get(k) ?? 0)]);
-  return d.filter(([, v]) => v > 0.005).sort((x, y) => y[1] - x[1]);
 }
 
 function threadText(d: Array<[string, number]>, wallS: number): string {
@@ -295,7 +290,6 @@ interface IngestResult {
   captureRate: number;
   driveMs: number;
   generatorNsPerEvent: number;
-  sentimentNsPerMessage: number;
   flushSyncMs: number;
   mainCpuS: number;
   mainNsPerEvent: number;
@@ -304,6 +298,8 @@ interface IngestResult {
   flushes: FlushRecord[];
   flushFailures: number;
   micro: Record<string, number>;
+  /** Heap kept per distinct signed-in viewer of a live broadcast (bytes), measured with the micro timings. */
+  bytesPerViewer: number | null;
 }
 
 async function runIngest(m: Mods, opts: Options, dir: string, openSessions: number, micro: boolean): Promise<IngestResult> {
@@ -314,11 +310,6 @@ async function runIngest(m: Mods, opts: Options, dir: string, openSessions: numb
   const c0 = performance.now();
   cal.run(NULL_SINK, 4_000_000);
   const generatorNsPerEvent = ((performance.now() - c0) * 1e6) / 4_000_000;
-  // Chat sentiment: scored by the moderation worker off this thread (measured here on its own).
-  const s0 = performance.now();
-  let sentimentSink = 0;
-  for (let i = 0; i < 200_000; i++) sentimentSink += sentimentOf(CHAT_LINES[i % CHAT_LINES.length]!);
-  const sentimentNsPerMessage = ((performance.now() - s0) * 1e6) / 200_000 + (sentimentSink === Infinity ? 1 : 0);
 
   const dataDir = join(dir, `ingest-data-${openSessions}`);
   mkdirSync(dataDir, { recursive: true });
@@ -386,45 +377,73 @@ async function runIngest(m: Mods, opts: Options, dir: string, openSessions: numb
       captureRate: captured / driveWallS,
       driveMs,
       generatorNsPerEvent,
-      sentimentNsPerMessage,
       flushSyncMs: flushSyncDuringDrive,
       mainCpuS,
       mainNsPerEvent,
       mainCpuNsPerEvent: (mainCpuS * 1e9) / captured - generatorNsPerEvent,
-      threads: threadDiff(th0, th1),
+      threads: threadCpuDiff(th0, th1),
       flushes: [...flushes],
       flushFailures: a.flushFailures - failures0,
       micro: {},
+      bytesPerViewer: null,
     };
     log(`ingest: captured ${int(captured)} in ${fmt(driveWallS, 1)} s, stored ${int(stored)} by ${fmt(r.endToEndS, 1)} s: ${int(r.eventsPerS)} events/s end to end; main thread ${fmt(mainNsPerEvent / 1000, 2)} µs/event`);
 
     if (micro) {
-      // Cost of one capture call on the main thread, per kind (same instance, one stream, 5,000 viewers).
+      // Cost of one capture call on the main thread, per kind (same instance, one stream, 5,000 joined
+      // viewers), as the hub makes it: with the socket's tap, and chat with the moderation worker's score.
       const st = load.streams[0]!;
       const keys = Array.from({ length: 5000 }, (_, i) => `v${i}`);
+      const taps = keys.map((k, i) => a.joined(st, 40_000_000 + i, k, "8.8.8.8"));
       const time = (n: number, fn: (i: number) => void): number => {
         for (let i = 0; i < Math.min(n, 20_000); i++) fn(i);
         const s = performance.now();
         for (let i = 0; i < n; i++) fn(i);
         return ((performance.now() - s) * 1e3) / n; // µs
       };
-      const lines = ["that play was insane", "gg everyone", "lol the chat is wild today", "best stream of the week", "I hate when that happens"];
-      r.micro["chat (sentiment included)"] = time(200_000, (i) => a.chat(st, keys[i % 5000]!, lines[i % 5]!));
-      r.micro["sentimentOf alone"] = time(200_000, (i) => m.sentimentOf(lines[i % 5]!));
-      r.micro.reaction = time(200_000, (i) => a.reaction(st, keys[i % 5000]!, "🔥"));
-      r.micro.vote = time(200_000, (i) => a.vote(st, keys[i % 5000]!, "poll-x", i % 4));
+      const line = (i: number) => i % CHAT_LINES.length;
+      r.micro.chat = time(200_000, (i) => a.chat(st, keys[i % 5000]!, CHAT_LINES[line(i)]!, CHAT_SENTIMENT[line(i)], taps[i % 5000]));
+      r.micro["sentimentOf alone (on the moderation worker)"] = time(200_000, (i) => m.sentimentOf(CHAT_LINES[line(i)]!));
+      r.micro.reaction = time(200_000, (i) => a.reaction(st, keys[i % 5000]!, "🔥", taps[i % 5000]));
+      r.micro.vote = time(200_000, (i) => a.vote(st, keys[i % 5000]!, "poll-x", i % 4, taps[i % 5000]));
       let sess = 50_000_000;
       r.micro["join + leave (2 events, geo lookup included)"] = time(100_000, (i) => {
         a.joined(st, sess, keys[i % 5000]!, "8.8.8.8");
         a.left(st, sess++);
       });
       r.micro["countryOf alone"] = time(200_000, (i) => m.countryOf(i % 2 ? "8.8.8.8" : "81.2.69.160"));
+      r.bytesPerViewer = bytesPerViewerKept(m);
       await drained(a, 60_000);
     }
     return r;
   } finally {
     await a.stop();
   }
+}
+
+const MEM_VIEWERS = 200_000;
+
+/**
+ * Heap a live broadcast keeps per distinct signed-in viewer once their session has ended (their
+ * first appearances, kept for exact distinct counts until the broadcast ends): a Collector alone,
+ * MEM_VIEWERS viewers each joining and leaving, drained as the flush timer would.
+ */
+function bytesPerViewerKept(m: Mods): number {
+  const c = new m.collector.Collector(WINDOW_MS, 1);
+  const S = Date.now();
+  c.begin("mem", "mem-stream", S, "", S);
+  Bun.gc(true);
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < MEM_VIEWERS; i++) {
+    c.startSession(`mem.${i}`, i + 1, "mem", i % 3 ? "US" : "GB", `viewer-${i}`, S + i);
+    c.endSession("mem", i + 1, S + i + 1);
+    if (i % 20_000 === 19_999) c.drain(S + i);
+  }
+  c.drain(S + MEM_VIEWERS + 1);
+  Bun.gc(true);
+  const bytes = (process.memoryUsage().heapUsed - before) / MEM_VIEWERS;
+  if (c.trackedViewers("mem") !== MEM_VIEWERS) throw new Error("memory probe: the collector did not keep every viewer");
+  return bytes;
 }
 
 // ---------------------------------------------------------------- preparing the data folder
@@ -563,7 +582,7 @@ async function buildBroadcast(m: Mods, opts: Options, p: Prepared): Promise<Buil
       },
     }, new Rng(2026));
     await drained(a, 300_000);
-    const threads = threadDiff(th0, threadCpuSeconds(process.pid));
+    const threads = threadCpuDiff(th0, threadCpuSeconds(process.pid));
     const r: BuildResult = { sim, stored: a.eventsFlushed, flushFailures: a.flushFailures, flushes: [...flushes], threads, rows: {}, duckdbMb: 0 };
     log(`big broadcast built in ${fmt(sim.wallMs / 1000, 1)} s: ${int(r.stored)} events stored, ${r.flushFailures} flush failures`);
     return r;
@@ -901,7 +920,7 @@ async function chatUnderQuery(opts: Options, dir: string, p: Prepared, serverCpu
       const w: ChatWindow = {
         cond, windowS, sent: rep.sent, acked: rep.acked, delivered: rep.delivered, expected: rep.expected, refused: rep.refused + rep.otherReplies, refusals: { ...rep.refusals, ...(rep.pendingAcks ? { "no reply": rep.pendingAcks } : {}) },
         delivery: quantiles([rep.delivery]), deliveryHist: rep.delivery, ack: quantiles([rep.ack]), ackHist: rep.ack, reports: reportMs.length, reportMs, reportErrors, reportFailMs, reportError,
-        serverCpuS, threads: threadDiff(th0, th1), generatorCpuS, selfCpuS, coreBusy, otherCpuS, lagMaxMs,
+        serverCpuS, threads: threadCpuDiff(th0, th1), generatorCpuS, selfCpuS, coreBusy, otherCpuS, lagMaxMs,
       };
       log(`chat ${cond}: ${w.acked}/${w.sent} acked, ${w.delivered}/${w.expected} delivered, delivery p50 ${fmt(w.delivery.p50)} / p99 ${fmt(w.delivery.p99)} ms; ` +
         `${w.reports} reports (median ${fmt(median(reportMs), 0)} ms); server ${fmt(serverCpuS, 1)} s CPU; cores ${w.coreBusy.map((b) => `${Math.round(b * 100)}%`).join("/")}; other processes ${fmt(otherCpuS, 1)} s`);
@@ -961,7 +980,6 @@ function renderIngest(rs: IngestResult[]): string {
     row("main-thread time per event: capture calls + flush() (drain + postMessage), generator removed", (r) => `${fmt(r.mainNsPerEvent / 1000, 2)} µs (= ${int(1e9 / r.mainNsPerEvent)} events/s on a whole core)`, "", "info"),
     row("main-thread CPU per event (everything: calls, flushes, GC), generator removed", (r) => `${fmt(r.mainCpuNsPerEvent / 1000, 2)} µs`),
     row("generator alone (no-op sink), per event", (r) => `${fmt(r.generatorNsPerEvent / 1000, 3)} µs`),
-    row("chat sentiment per message (`sentiment` package; since session 3 scored in the moderation worker, not on this path)", (r) => `${fmt((r.sentimentNsPerMessage ?? 0) / 1000, 2)} µs`),
     row("flushes; rows per flush agg / chatters / sessions (median)", (r) => `${fl(r).length}; ${int(median(fl(r).map((f) => f.agg)))} / ${int(median(fl(r).map((f) => f.chatters)))} / ${int(median(fl(r).map((f) => f.sessions)))}`),
     row("flush() on the main thread (drain + postMessage): median / max ms (the socket thread is blocked that long)", (r) => `${fmt(median(fl(r).map((f) => f.syncMs)), 0)} / ${fmt(maxOf(fl(r).map((f) => f.syncMs)), 0)}`),
     row("flush() call until stored by the worker: median / max ms (flush interval 5,000)", (r) => `${fmt(median(fl(r).map((f) => f.storedMs)), 0)} / ${fmt(maxOf(fl(r).map((f) => f.storedMs)), 0)}`),
@@ -1091,6 +1109,7 @@ async function main(opts: Options): Promise<number> {
     console.log(renderIngest(ingest));
     console.log("");
     console.log(`Per call on the main thread (one stream, 5,000 viewers, warm): ${Object.entries(i0.micro).map(([k, v]) => `${k} ${fmt(v, 2)} µs`).join("; ")}.`);
+    if (i0.bytesPerViewer !== null) console.log(`Memory a live broadcast keeps per distinct signed-in viewer (${int(MEM_VIEWERS)} viewers joined and left, heap after a full GC): ${int(i0.bytesPerViewer)} bytes.`);
     for (const r of ingest) {
       console.log(`- ${int(r.openAtStart)} open sessions: CPU by thread over the run (drive + last flush, ${fmt(r.endToEndS, 1)} s): ${threadText(r.threads, r.endToEndS)}.`);
       console.log(`  Flushes (rows agg/chatters/sessions; main-thread ms; stored after ms): ${r.flushes.map((f) => `${int(f.agg)}/${int(f.chatters)}/${int(f.sessions)}; ${fmt(f.syncMs, 0)}; ${fmt(f.storedMs, 0)}`).join(" | ")}.`);

@@ -218,13 +218,10 @@ function onChatReply(i: number, buf: Buffer, start: number, end: number): void {
 
 function onJoinReply(i: number, buf: Buffer, start: number, end: number): void {
   const failure = joinOutcome(buf, start, end);
-  if (failure === undefined) return;
-  if (failure === null) {
+  joins.answer(i, failure, () => {
     joined[i] = 1;
     live++;
-  }
-  joins.settle(i, failure);
-  if (failure !== null) conns[i]?.terminate();
+  }, () => conns[i]?.terminate());
 }
 
 function onOtherFrame(buf: Buffer, start: number, end: number): void {

@@ -117,13 +117,10 @@ function onJoinReply(i: number, buf: Buffer, start: number, end: number): void {
     return;
   }
   const failure = joinOutcome(buf, start, end, "stream:bench");
-  if (failure === undefined) return;
-  if (failure === null) {
+  joins.answer(i, failure, () => {
     joined[i] = 1;
     live++;
-  }
-  joins.settle(i, failure);
-  if (failure !== null) conns[i]?.terminate();
+  }, () => conns[i]?.terminate());
 }
 
 const events: WsEvents = {

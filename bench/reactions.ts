@@ -29,7 +29,7 @@ import {
   checkFlags, coreBusySeconds, flagReader, numberFlags, fmt, int, interestingLogLines, machineCpu, makeLog, mergeCounts, pct, quantiles, quiesce, sum,
   waitForQuietMachine, yes, type MachineCpu, type Quantiles,
 } from "./lib/harness.ts";
-import { cpuTimes, machineInfo, rssKb, threadCpuSeconds, type CpuTimes } from "./lib/proc.ts";
+import { cpuTimes, machineInfo, rssKb, threadCpuDiff, threadCpuSeconds, type CpuTimes } from "./lib/proc.ts";
 import { HUBBUB_FIXED_ENV, hubbubSnapshot, REPO_ROOT } from "./lib/servers.ts";
 import type {
   ConnectReply,
@@ -250,16 +250,10 @@ function restOfMachine(m0: MachineCpu, ours: number): { otherCpuS: number; irqS:
 
 /** Thread-name CPU share between two snapshots, largest first: "name 71%, ..." of the process's CPU. */
 function threadShares(a: Map<string, number>, b: Map<string, number>): string {
-  const d: Array<[string, number]> = [];
-  for (const [k, v] of b) d.push([k, v - (a.get(k) ?? 0)]);
-  const total = d.reduce((n: number, x: [string, number]) => n + Math.max(0, x[1]), 0);
+  const d = threadCpuDiff(a, b);
+  const total = d.reduce((n, [, v]) => n + v, 0);
   if (total <= 0) return "n/a";
-  return d
-    .filter((x: [string, number]) => x[1] > 0)
-    .sort((x: [string, number], y: [string, number]) => y[1] - x[1])
-    .slice(0, 6)
-    .map(([k, v]: [string, number]) => `${k} ${Math.round((v / total) * 100)}%`)
-    .join(", ");
+  return d.slice(0, 6).map(([k, v]) => `${k} ${Math.round((v / total) * 100)}%`).join(", ");
 }
 
 const CRASHES = "hubbub_reactions_worker_crashes_total";

@@ -15,11 +15,11 @@ export function trackGroup(pid: number): void {
   groups.add(pid);
 }
 
-export function trackDir(dir: string): void {
+function trackDir(dir: string): void {
   dirs.add(dir);
 }
 
-export function keepTempDirs(keep: boolean): void {
+function keepTempDirs(keep: boolean): void {
   keepDirs = keep;
 }
 
@@ -55,7 +55,7 @@ export function removeDir(dir: string): void {
 }
 
 /** Synchronous last-resort cleanup (safe inside process.on("exit")). */
-export function cleanupNow(): void {
+function cleanupNow(): void {
   for (const pid of groups) signalGroup(pid, "SIGKILL");
   groups.clear();
   if (!keepDirs) for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

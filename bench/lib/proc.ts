@@ -109,3 +109,10 @@ export function threadCpuSeconds(pid: number): Map<string, number> {
   }
   return out;
 }
+
+/** Per-thread CPU seconds spent between two `threadCpuSeconds` snapshots, busiest first (only those that ran). */
+export function threadCpuDiff(a: Map<string, number>, b: Map<string, number>): Array<[string, number]> {
+  const d: Array<[string, number]> = [];
+  for (const [k, v] of b) d.push([k, v - (a.get(k) ?? 0)]);
+  return d.filter(([, v]) => v > 0.005).sort((x, y) => y[1] - x[1]);
+}

@@ -66,6 +66,17 @@ export class PendingJoins {
     });
   }
 
+  /**
+   * A join reply for socket `i`, its outcome from `joinOutcome` (undefined: not a join reply, nothing
+   * happens): `joined()` runs before the join settles, `failed()` (close the socket) after.
+   */
+  answer(i: number, failure: string | null | undefined, joined: () => void, failed: () => void): void {
+    if (failure === undefined) return;
+    if (failure === null) joined();
+    this.settle(i, failure);
+    if (failure !== null) failed();
+  }
+
   /** The join of socket `i` ended (a reply, a close); later calls for it do nothing. */
   settle(i: number, failure: string | null): void {
     const done = this.waiting.get(i);
