@@ -22,7 +22,7 @@
 
 import { BatchWriter, type WireBatch } from "./batch.ts";
 import { Ids } from "./counts.ts";
-import { D, K, Live, type Session, type Viewer } from "./live.ts";
+import { D, K, Live, hasChatted, type Session, type Viewer } from "./live.ts";
 
 export type Kind =
   | "join" | "leave" | "chat" | "reaction" | "vote"
@@ -223,13 +223,14 @@ export class Collector {
   /**
    * A viewer whose key is never seen again (a guest's socket closed: guests are one viewer per
    * socket): their state goes, so that a 24/7 broadcast does not keep every guest it ever had. Events
-   * already on their way hold the state itself (a tap, a delayed message) and still count once; a held
-   * message approved after the socket closed would count its sender as a new chatter.
+   * already on their way hold the state itself (a tap, a delayed message) and still count once. A guest
+   * who chatted is kept (as signed-in viewers are): a held message of theirs approved after the socket
+   * closed comes by key, and a fresh state would count them as a second unique chatter.
    */
   forget(viewerKey: string): void {
     for (const l of this.live.values()) {
       const v = l.viewers.get(viewerKey);
-      if (!v || v.open > 0) continue;
+      if (!v || v.open > 0 || hasChatted(v)) continue;
       l.viewers.delete(viewerKey);
       if (l.viewers.get(v.key) === v) l.viewers.delete(v.key); // (an erased viewer's other key)
     }

@@ -20,6 +20,9 @@ export const D = { uv: 0, uv_c: 1, uv_s: 2, uc: 3, uc_c: 4, uc_s: 5 } as const;
 const SEEN_UV = 1;
 const SEEN_UC = 2;
 
+/** The viewer has chatted in this broadcast (counted among its unique chatters). */
+export const hasChatted = (v: Viewer): boolean => (v.seen & SEEN_UC) !== 0;
+
 /** A presence count over time: integrated into watch time, sampled at window boundaries. */
 class Gauge {
   count = 0;

@@ -297,17 +297,34 @@ describe("collector rollups equal the definitions computed from merged sessions"
     c.begin("b", "st", S, "", S);
     for (let i = 0; i < 100; i++) {
       c.startSession(`g${i}`, i, "b", "US", `guest:boot:${i}`, S + i);
-      chat(c, `guest:boot:${i}`, 0, S + i);
+      if (i % 4 === 0) chat(c, `guest:boot:${i}`, 0, S + i);
+      else count(c, `guest:boot:${i}`, "reaction", "🎉", S + i);
     }
     c.startSession("v", 1000, "b", "US", "viewer-1", S + 200);
     for (let i = 0; i < 100; i++) c.endSession("b", i, S + 300 + i);
     expect(c.trackedViewers("b")).toBe(101);
     for (let i = 0; i < 100; i++) c.forget(`guest:boot:${i}`);
     c.forget("viewer-1"); // still present: kept
-    expect(c.trackedViewers("b")).toBe(1);
+    // The 25 guests who chatted are kept (see the next test), the 75 others go.
+    expect(c.trackedViewers("b")).toBe(26);
     const rows = drain(c, S + 10_000).agg;
     const sum = (k: string) => rows.filter((r) => r.kind === k).reduce((n, r) => n + r.n, 0);
-    expect([sum("uv"), sum("uc"), sum("chat")]).toEqual([101, 100, 100]);
+    expect([sum("uv"), sum("uc"), sum("chat"), sum("reaction")]).toEqual([101, 25, 25, 75]);
+  });
+
+  test("a guest's held message approved after their socket closed: still one unique chatter", () => {
+    const S = 1_800_000_000_000;
+    const c = new Collector(W, 1);
+    c.begin("b", "st", S, "", S);
+    c.startSession("g", 1, "b", "US", "guest:boot:1", S);
+    chat(c, "guest:boot:1", 1, S + 1);
+    c.endSession("b", 1, S + 2);
+    c.forget("guest:boot:1"); // the socket closed while a second message waited in the review queue
+    chat(c, "guest:boot:1", 1, S + 60_000); // a moderator approves it: it comes by the guest's key
+    expect(c.uniqueChatters("b")).toBe(1);
+    const b = drain(c, S + 70_000);
+    const sum = (k: string) => b.agg.filter((r) => r.kind === k).reduce((n, r) => n + r.n, 0);
+    expect([sum("uc"), sum("uc_c"), sum("chat")]).toEqual([1, 1, 2]);
   });
 });
 
