@@ -10,6 +10,8 @@ import { iso, type Clock } from "../runtime/time.ts";
 
 export type Role = "admin" | "creator" | "moderator";
 export const ROLES: readonly Role[] = ["admin", "creator", "moderator"];
+/** The account made on first start; it keeps the admin role, so one admin always remains. */
+export const BOOTSTRAP_ADMIN = "admin";
 const USERNAME = /^[a-z0-9][a-z0-9_.-]{2,31}$/;
 const VIEWER_ID = /^[\x21-\x7e]{1,128}$/; // printable ASCII, as host platforms' user ids are
 
@@ -138,7 +140,7 @@ export class Accounts {
       const other = this.findByViewerId(patch.viewer_id);
       if (other && other.id !== acc.id) return refuse("conflict", "that viewer id is linked to another account", { fields: { viewer_id: "is linked to another account" } });
     }
-    if (acc.username === "admin" && patch.role && patch.role !== "admin") {
+    if (acc.username === BOOTSTRAP_ADMIN && patch.role && patch.role !== "admin") {
       return refuse("not_allowed", "the bootstrap admin keeps the admin role", { fields: { role: "admin stays admin" } });
     }
     const hash = patch.password ? await Bun.password.hash(patch.password, { algorithm: "argon2id" }) : acc.password_hash;
@@ -174,9 +176,9 @@ export class Accounts {
 
   /** Creates the bootstrap `admin` on first start. Returns the generated password when it made one. */
   async ensureBootstrapAdmin(password: string | null): Promise<{ created: boolean; generatedPassword: string | null }> {
-    if (this.findByUsername("admin")) return { created: false, generatedPassword: null };
+    if (this.findByUsername(BOOTSTRAP_ADMIN)) return { created: false, generatedPassword: null };
     const pw = password ?? randomToken(12);
-    const r = await this.create({ type: "system" }, { username: "admin", password: pw, role: "admin" });
+    const r = await this.create({ type: "system" }, { username: BOOTSTRAP_ADMIN, password: pw, role: "admin" });
     if (!r.ok) throw new Error(`cannot create the admin account: ${r.message}`);
     return { created: true, generatedPassword: password ? null : pw };
   }

@@ -1,11 +1,12 @@
 // Admin and settings pages in a real browser: the stream settings form shows the domain's
 // validation errors next to their fields (and saves nothing), then saves a valid change; an admin
-// creates an account from the accounts page (errors next to the field first); the streams list
-// shows a stream's state. Every form is labelled and reachable from the keyboard.
+// creates an account from the accounts page (errors next to the field first) and changes one (role,
+// linked viewer id, a new password that ends that account's sessions; the bootstrap admin keeps its
+// role); the streams list shows a stream's state. Every form is labelled and reachable from the keyboard.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { removeDir, type TestServer } from "../support/server.ts";
-import { ADMIN_PASSWORD, ARTIFACTS, browserWith, consoleErrors, cspViolations, loginInBrowser, startDashboardServer, watch, type PageProblems } from "../support/dashboard.ts";
+import { ADMIN_PASSWORD, ARTIFACTS, browserWith, createAccount, consoleErrors, cspViolations, loginInBrowser, startDashboardServer, watch, type PageProblems } from "../support/dashboard.ts";
 
 let s: TestServer;
 let browser: Browser;
@@ -98,4 +99,65 @@ test("an admin creates an account from the accounts page", async () => {
   expect(await cspViolations(page)).toEqual([]);
   expect(problems.errors).toEqual([]);
   expect(consoleErrors(problems)).toEqual([]);
+});
+
+test("an admin changes an account: errors next to their fields first; a new password ends that account's sessions", async () => {
+  await createAccount(s, "other-mod", "moderator", "taken-viewer");
+  // new-mod (created by the test above) is logged in elsewhere.
+  const theirs = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await loginInBrowser(theirs, s.http, "new-mod", "a long enough password");
+
+  await page.goto(`${s.http}/dashboard/accounts`);
+  await Promise.all([page.waitForURL(`${s.http}/dashboard/accounts/new-mod`), page.getByRole("link", { name: "Edit new-mod" }).click()]);
+  const form = page.locator("#edit-account");
+  expect(await form.getByLabel("Role").inputValue()).toBe("moderator");
+  expect(await form.getByLabel("Linked viewer id").inputValue()).toBe("platform-user-42");
+
+  await form.getByLabel("Linked viewer id").fill("taken-viewer");
+  await form.getByLabel("New password").fill("short");
+  await form.getByRole("button", { name: "Save account" }).click();
+  await page.locator("#f-password-error").waitFor({ timeout: 15_000 });
+  expect(await page.locator("#f-password-error").innerText()).toContain("8 to 256");
+  await page.getByLabel("New password").fill("another long password");
+  await page.getByRole("button", { name: "Save account" }).click();
+  await page.locator("#f-viewer_id-error").waitFor({ timeout: 15_000 });
+  expect(await page.locator("#f-viewer_id-error").innerText()).toContain("linked to another account");
+  expect(await page.getByLabel("Linked viewer id").inputValue()).toBe("taken-viewer"); // what was typed stays
+  let saved = (await s.api("GET", "/api/v1/accounts")).body.data.find((a: any) => a.username === "new-mod");
+  expect(saved).toMatchObject({ role: "moderator", viewer_id: "platform-user-42" }); // nothing saved
+
+  await page.getByLabel("Role").selectOption("creator");
+  await page.getByLabel("Linked viewer id").fill(""); // unlinks
+  await page.getByLabel("New password").fill("another long password");
+  await page.getByLabel("New password").press("Enter");
+  await page.locator("#edit-account .notice-ok").waitFor({ timeout: 15_000 });
+  expect(await page.locator("#edit-account .notice-ok").innerText()).toContain("sessions have ended");
+  expect(await page.getByLabel("New password").inputValue()).toBe(""); // never sent back
+  expect(await page.locator("#account-summary .role").innerText()).toBe("creator"); // the page's head follows
+  await page.screenshot({ path: `${ARTIFACTS}/dashboard-account-edit.png`, fullPage: true });
+  saved = (await s.api("GET", "/api/v1/accounts")).body.data.find((a: any) => a.username === "new-mod");
+  expect(saved).toMatchObject({ role: "creator", viewer_id: null });
+
+  // Their open dashboard is logged out; the new password works.
+  await theirs.goto(`${s.http}/dashboard`);
+  await theirs.waitForURL(/\/dashboard\/login/);
+  await loginInBrowser(theirs, s.http, "new-mod", "another long password");
+  expect(await theirs.locator(".role-creator").count()).toBeGreaterThan(0);
+  await theirs.context().close();
+
+  // The bootstrap admin keeps its role.
+  await page.goto(`${s.http}/dashboard/accounts/admin`);
+  await page.getByLabel("Role").selectOption("moderator");
+  await page.getByRole("button", { name: "Save account" }).click();
+  await page.locator("#f-role-error").waitFor({ timeout: 15_000 });
+  expect((await s.api("GET", "/api/v1/accounts")).body.data.find((a: any) => a.username === "admin").role).toBe("admin");
+  expect(await cspViolations(page)).toEqual([]);
+  expect(problems.errors).toEqual([]);
+  expect(consoleErrors(problems)).toEqual([]);
+});
+
+test("an account page that does not exist says so", async () => {
+  const r = await page.goto(`${s.http}/dashboard/accounts/nobody-here`);
+  expect(r?.status()).toBe(404);
+  expect(await page.locator("h1").innerText()).toContain("No such account");
 });

@@ -149,11 +149,17 @@ test("roles: a moderator cannot open admin pages, settings, or streams they do n
   expect(await code(admin, "/dashboard/streams/other-show/settings")).toBe(200);
   // State changes follow the same rules.
   expect((await mod.post("/dashboard/accounts", { username: "sneaky", password: "long enough pw", role: "admin" })).status).toBe(403);
+  expect(await code(mod, "/dashboard/accounts/moana")).toBe(403); // not even their own
+  expect(await code(creator, "/dashboard/accounts/carla")).toBe(403);
+  expect((await mod.post("/dashboard/accounts/moana", { role: "admin", viewer_id: "" })).status).toBe(403);
+  expect((await creator.post("/dashboard/accounts/carla", { role: "admin", viewer_id: "" })).status).toBe(403);
   expect((await mod.post("/dashboard/streams", { slug: "mod-stream", title: "x" })).status).toBe(403);
   expect((await mod.post("/dashboard/streams/carla-show/live", {})).status).toBe(403);
   expect((await mod.post("/dashboard/streams/other-show/moderate", { action: "ban", user_id: "v1" })).status).toBe(403);
   expect((await creator.post("/dashboard/streams/other-show/settings", { title: "mine now" })).status).toBe(403);
-  expect((await s.api("GET", "/api/v1/accounts?limit=1000")).body.data.map((a: any) => a.username)).not.toContain("sneaky");
+  const accounts = (await s.api("GET", "/api/v1/accounts?limit=1000")).body.data;
+  expect(accounts.map((a: any) => a.username)).not.toContain("sneaky");
+  expect(accounts.filter((a: any) => a.role === "admin").map((a: any) => a.username)).toEqual(["admin"]);
   // The moderator's list holds only the stream they moderate.
   const list = await (await mod.get("/dashboard")).text();
   expect(list).toContain("carla-show");
@@ -220,4 +226,18 @@ test("a control character in `next` is ignored, never a 500", async () => {
   expect(r.status).toBe(303);
   expect(r.headers.get("location")).toContain("/dashboard");
   expect(r.headers.get("location")).not.toContain("\u0000");
+});
+
+test("an admin changing their own account: a new password logs them out; without the admin role the admin pages refuse", async () => {
+  await createAccount(s, "ada", "admin");
+  const sess = await loginOverHttp(s, "ada", PASSWORD);
+  const out = await sess.post("/dashboard/accounts/ada", { role: "admin", viewer_id: "", password: "ada's new password" });
+  expect(out.status).toBe(200);
+  expect(out.headers.get("hx-redirect")).toBe("/dashboard/login");
+  expect((await sess.get("/dashboard")).status).toBe(303); // that session ended
+  const again = await loginOverHttp(s, "ada", "ada's new password");
+  const demoted = await again.post("/dashboard/accounts/ada", { role: "creator", viewer_id: "" });
+  expect(demoted.headers.get("hx-redirect")).toBe("/dashboard");
+  expect((await again.get("/dashboard")).status).toBe(200); // still logged in, as a creator
+  expect((await again.get("/dashboard/accounts")).status).toBe(403);
 });
