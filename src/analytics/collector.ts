@@ -96,7 +96,7 @@ export class Collector {
 
   constructor(
     readonly windowMs: number,
-    startId = Date.now() * 1000, // flush ids stay unique across restarts, and grow with each run
+    startId: number, // flush ids stay unique across restarts, and grow with each run (flush-ids.ts)
   ) {
     this.nextId = startId;
     this.firstFlushId = startId;

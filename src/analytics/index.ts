@@ -15,6 +15,7 @@ import type { FromAnalytics, ToAnalytics } from "./analytics.worker.ts";
 import { postable, renameViewer, type WireBatch } from "./batch.ts";
 import { Collector, type Handle, type Prior } from "./collector.ts";
 import { ErasureLog, type PendingErasure } from "./erasures.ts";
+import { reserveFlushIds } from "./flush-ids.ts";
 import { countryOf } from "./geo.ts";
 import { METRICS, type Metric, type Scope } from "./queries.ts";
 import { sentimentOf } from "./sentiment.ts";
@@ -132,7 +133,7 @@ export class Analytics {
   constructor(private o: AnalyticsOptions) {
     this.bootAt = o.clock.now();
     this.erasures = new ErasureLog(o.db);
-    this.collector = new Collector(o.windowMs);
+    this.collector = new Collector(o.windowMs, reserveFlushIds(o.db, Date.now()));
     this.worker = new Supervisor<ToAnalytics, FromAnalytics>({
       name: "analytics",
       entry: new URL("./analytics.worker.ts", import.meta.url),

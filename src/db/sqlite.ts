@@ -12,6 +12,7 @@ import m004 from "./migrations/004-review-queue.sql" with { type: "text" };
 import m005 from "./migrations/005-segments.sql" with { type: "text" };
 import m006 from "./migrations/006-sessions.sql" with { type: "text" };
 import m007 from "./migrations/007-analytics-erasures.sql" with { type: "text" };
+import m008 from "./migrations/008-analytics-flush-ids.sql" with { type: "text" };
 
 /** Numbered migrations; append only, never edit a released one. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -22,6 +23,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 5, name: "005-segments", sql: m005 },
   { version: 6, name: "006-sessions", sql: m006 },
   { version: 7, name: "007-analytics-erasures", sql: m007 },
+  { version: 8, name: "008-analytics-flush-ids", sql: m008 },
 ];
 
 export function openSqlite(path: string): Database {

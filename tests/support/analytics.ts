@@ -84,9 +84,9 @@ export function tally(): PushTally {
 
 /** The analytics door alone (no server): its own worker and DuckDB file in `dataDir`, an in-memory
  * SQLite, a 10 s window and no timed flush within a test; no broadcasts unless given. */
-export function bareAnalytics(dataDir: string, o: Partial<Pick<AnalyticsOptions, "clock" | "broadcasts">> = {}): Analytics {
+export function bareAnalytics(dataDir: string, o: Partial<Pick<AnalyticsOptions, "clock" | "broadcasts" | "db">> = {}): Analytics {
   return new Analytics({
-    dataDir, clock: o.clock ?? { now: () => Date.now() }, db: memorySqlite(), logger: silentLogger, windowMs: 10_000, flushMs: 60_000,
+    dataDir, clock: o.clock ?? { now: () => Date.now() }, db: o.db ?? memorySqlite(), logger: silentLogger, windowMs: 10_000, flushMs: 60_000,
     broadcasts: o.broadcasts ?? { findBroadcast: () => undefined, segmentsOf: () => [], findById: () => undefined },
   });
 }
