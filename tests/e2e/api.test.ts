@@ -376,6 +376,16 @@ describe("viewer revoke", () => {
     const bad = await s.api("POST", `/api/v1/viewers/${encodeURIComponent("has space")}/revoke`);
     expect([bad.status, bad.body.error.code]).toEqual([400, "invalid_payload"]);
   });
+
+  test("an id with % in it names that viewer, not a decoded other one (revoke and erase)", async () => {
+    for (const id of ["a%41", "50%off"]) {
+      const { result: r, rows } = await audited(() => s.api("POST", `/api/v1/viewers/${encodeURIComponent(id)}/revoke`));
+      expect([r.status, r.body.viewer_id]).toEqual([200, id]);
+      expect(rows.map((x) => x.target_id)).toEqual([id]);
+      const e = await s.api("DELETE", `/api/v1/viewers/${encodeURIComponent(id)}/data`);
+      expect([e.status === 200 || e.status === 202, e.body.viewer_id]).toEqual([true, id]);
+    }
+  });
 });
 
 describe("errors and the audit log itself", () => {

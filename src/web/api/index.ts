@@ -237,9 +237,9 @@ export function apiRoutes(d: ApiDeps) {
       }))
       .delete("/api-keys/:id", guarded(d, "admin", (actor, { params }) => respond(accounts.revokeApiKey(actor, params.id!))))
       // ---- viewers ----
-      .post("/viewers/:id/revoke", guarded(d, "admin", (actor, { params }) => respond(viewers.revoke(actor, decodeURIComponent(params.id!)))))
+      .post("/viewers/:id/revoke", guarded(d, "admin", (actor, { params }) => respond(viewers.revoke(actor, params.id!))))
       .delete("/viewers/:id/data", guarded(d, "admin", async (actor, { params }) => {
-        const id = decodeURIComponent(params.id!);
+        const id = params.id!; // (Elysia decoded it already: a second decode would turn "a%41" into "aA")
         const r = await chat.eraseViewer(actor, id);
         if (!r.ok) return refusalResponse(r);
         // Analytics rows keep their counts under an anonymous key. DuckDB is not in SQLite's

@@ -25,8 +25,9 @@ import { parseFeedId, SSE_HEARTBEAT, sseMessage } from "./sse.ts";
 
 const FLUSH_MS = 200;
 const TICK_MS = 1000;
-const SAMPLE_EVERY_TICKS = 2;
-const SAMPLES_KEPT = 300; // 10 minutes at one sample per 2 s
+// The live numbers refresh every second (PRODUCT.md); the chart keeps the last 5 minutes of them.
+const SAMPLE_EVERY_TICKS = 1;
+const SAMPLES_KEPT = 300;
 const RING = 500; // ~100 s of messages at the flush rate
 const IDLE_FEED_MS = 10 * 60_000;
 const MAX_LINES_PER_FLUSH = 40;
