@@ -203,10 +203,10 @@ export class Chat {
     return { history: st.lastHistory, recovered: false, seq: upto };
   }
 
-  /** API paging: committed messages (tombstones included), oldest first. */
+  /** API paging: committed messages (tombstones included), oldest first; with both bounds, the newest between them. */
   list(stream: StreamRecord, q: { afterSeq?: number; beforeSeq?: number; limit: number }): Array<HistoryItem & { visible_at?: string }> {
     const rows = q.beforeSeq !== undefined
-      ? store.messagesBefore(this.db, stream.id, q.beforeSeq, q.limit)
+      ? store.messagesBefore(this.db, stream.id, q.beforeSeq, q.limit, q.afterSeq ?? 0)
       : store.messagesBetween(this.db, stream.id, q.afterSeq ?? 0, Number.MAX_SAFE_INTEGER, q.limit);
     return rows.map((r) => ({ ...store.toView(r), visible_at: iso(r.visible_at) }));
   }

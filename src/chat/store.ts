@@ -90,8 +90,9 @@ export function messagesBetween(db: Database, streamId: string, afterSeq: number
   return db.query<MessageRow, [string, number, number, number]>("SELECT * FROM messages WHERE stream_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?").all(streamId, afterSeq, uptoSeq, limit);
 }
 
-export function messagesBefore(db: Database, streamId: string, beforeSeq: number, limit: number): MessageRow[] {
-  return db.query<MessageRow, [string, number, number]>("SELECT * FROM messages WHERE stream_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?").all(streamId, beforeSeq, limit).reverse();
+/** The newest `limit` messages in (afterSeq, beforeSeq), ascending. */
+export function messagesBefore(db: Database, streamId: string, beforeSeq: number, limit: number, afterSeq = 0): MessageRow[] {
+  return db.query<MessageRow, [string, number, number, number]>("SELECT * FROM messages WHERE stream_id = ? AND seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?").all(streamId, beforeSeq, afterSeq, limit).reverse();
 }
 
 /** Seqs in (afterSeq, uptoSeq] that are tombstones, newest `limit` of them, ascending. */

@@ -262,6 +262,16 @@ describe("the chat API", () => {
     expect(after.body.data.map((m: any) => m.seq)).toEqual([3, 4]);
     const before = await s.api("GET", "/api/v1/streams/hist-range/chat?before_seq=5&limit=2");
     expect(before.body.data.map((m: any) => m.seq)).toEqual([3, 4]);
+    // Both bounds: the newest between them, and the next pages (backwards) stop at after_seq.
+    const seqs: number[] = [];
+    let r = await s.api("GET", "/api/v1/streams/hist-range/chat?after_seq=1&before_seq=6&limit=2");
+    for (let pages = 0; ; pages++) {
+      expect(r.status).toBe(200);
+      seqs.unshift(...r.body.data.map((m: any) => m.seq));
+      if (!r.body.next_cursor || pages > 5) break;
+      r = await s.api("GET", `/api/v1/streams/hist-range/chat?cursor=${r.body.next_cursor}&limit=2`);
+    }
+    expect(seqs).toEqual([2, 3, 4, 5]);
     const bad = await s.api("GET", "/api/v1/streams/hist-range/chat?limit=0");
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe("invalid_payload");

@@ -95,8 +95,9 @@ export function apiRoutes(d: ApiDeps) {
             c = JSON.parse(Buffer.from(query.cursor, "base64url").toString());
           } catch {}
           const ok = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-          if (c && ok(c.after_seq)) after = c.after_seq as number;
-          else if (c && ok(c.before_seq)) (before = c.before_seq as number), (after = undefined);
+          // Backward pages (before_seq) keep their lower bound (after_seq) from page to page.
+          if (c && ok(c.before_seq) && (c.after_seq === undefined || ok(c.after_seq))) (before = c.before_seq as number), (after = c.after_seq as number | undefined);
+          else if (c && ok(c.after_seq) && c.before_seq === undefined) (after = c.after_seq as number), (before = undefined);
           else return apiError("invalid_payload", "cursor is not valid", { fields: { cursor: "not a cursor from this API" } });
         }
         const limit = num("limit") ?? 50;
@@ -109,7 +110,7 @@ export function apiRoutes(d: ApiDeps) {
           const more = rows.length > limit;
           const data = before !== undefined && more ? rows.slice(1) : rows.slice(0, limit);
           const edge = before !== undefined ? data[0] : data[data.length - 1];
-          const next_cursor = more && edge ? Buffer.from(JSON.stringify(before !== undefined ? { before_seq: edge.seq } : { after_seq: edge.seq })).toString("base64url") : null;
+          const next_cursor = more && edge ? Buffer.from(JSON.stringify(before !== undefined ? { before_seq: edge.seq, after_seq: after } : { after_seq: edge.seq })).toString("base64url") : null;
           return json(200, { data, next_cursor });
         }
         // Exports walk the whole range forward, page by page.
