@@ -38,6 +38,8 @@ export class Presence {
   private pendingJoins = new Map<string, Map<string, Meta>>();
   private pendingLeaves = new Map<string, Map<string, Meta>>();
   private listing = true;
+  /** False while a stop made by joinState() has not gone out yet (the next flush sends `{}`). */
+  private stopAnnounced = true;
   /** JSON of the state as of the last flush: what a joiner gets; the next diff brings it up to date. */
   stateJson = "{}";
 
@@ -54,7 +56,7 @@ export class Presence {
   }
 
   get dirty(): boolean {
-    return this.pendingJoins.size > 0 || this.pendingLeaves.size > 0 || this.listing !== this.count <= this.listMax;
+    return this.pendingJoins.size > 0 || this.pendingLeaves.size > 0 || this.listing !== this.count <= this.listMax || !this.stopAnnounced;
   }
 
   get isListing(): boolean {
@@ -117,6 +119,23 @@ export class Presence {
     } else addTo(this.pendingLeaves, key, meta);
   }
 
+  /**
+   * What a joiner gets now: the list as of the last flush, or `{}` once the audience is above
+   * `listMax`. A join that finds the audience above it stops the list at once (the `{}` state for
+   * everyone goes out at the next flush): otherwise every joiner of a storm until that flush would
+   * get the whole stale list, and a joiner given `{}` could not follow the diffs after it.
+   */
+  joinState(): string {
+    if (this.listing && this.count > this.listMax) {
+      this.listing = false;
+      this.stopAnnounced = false;
+      this.pendingJoins.clear();
+      this.pendingLeaves.clear();
+      this.stateJson = "{}";
+    }
+    return this.stateJson;
+  }
+
   snapshot(): PresenceMap {
     const out = dict();
     for (const [k, e] of this.entries) out[k] = { metas: metasOf(e) };
@@ -125,7 +144,8 @@ export class Presence {
 
   flush(): FlushOutput {
     const shouldList = this.count <= this.listMax;
-    if (shouldList !== this.listing) {
+    if (shouldList !== this.listing || !this.stopAnnounced) {
+      this.stopAnnounced = true;
       this.listing = shouldList;
       this.pendingJoins.clear();
       this.pendingLeaves.clear();

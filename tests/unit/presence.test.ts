@@ -1,6 +1,6 @@
 // The pure presence core (src/presence/presence.ts) against a simple model, checked through the
 // official phoenix client's own Presence.syncState / syncDiff: whatever flush() returns, a client
-// that applies it (from the start, or from `stateJson` taken at any moment, as a joiner gets it)
+// that applies it (from the start, or from `joinState()` taken at any moment, as a joiner gets it)
 // ends up with exactly the model's viewers and metas while the list is on, and with {} while off.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
@@ -99,7 +99,9 @@ function run(listMax: number, ops: Op[], keys: string[] = KEYS): void {
   const model = new Model(listMax);
   let nextRef = 1;
   let replica: any = {}; // a client subscribed from the very start (its join saw stateJson "{}")
-  const joiners: any[] = []; // late joiners: JSON.parse(stateJson) then only later flushes
+  const joiners: any[] = []; // late joiners: JSON.parse(joinState()) then only later flushes
+  let clientsListing = listMax >= 0; // whether the last state clients got was a list
+  let stoppedByJoin = false; // a joiner found the audience above listMax since the last flush
   const log: string[] = [];
   const fail = (what: string, got: unknown, want: unknown) => {
     throw new Error(`${what}\n  got:  ${JSON.stringify(got)}\n  want: ${JSON.stringify(want)}\n  ops: ${log.join(" ")}`);
@@ -150,13 +152,18 @@ function run(listMax: number, ops: Op[], keys: string[] = KEYS): void {
         model.listMax = op.n;
         log.push(`listMax=${op.n}`);
         break;
-      case "lateJoin":
-        joiners.push(JSON.parse(p.stateJson));
+      case "lateJoin": {
+        const listed = p.isListing;
+        const got = JSON.parse(p.joinState());
+        if (listed && !p.isListing) stoppedByJoin = true;
+        // Above the limit a joiner gets {} at once, not the list of the last flush.
+        if (model.count > model.listMax && Object.keys(got).length !== 0) fail("joiner above listMax", got, {});
+        joiners.push(got);
         log.push("join");
         break;
+      }
       case "flush": {
         const wasDirty = p.dirty;
-        const wasListing = p.isListing;
         const before = norm(replica);
         const out = p.flush();
         log.push(`flush->${out.kind}`);
@@ -165,8 +172,12 @@ function run(listMax: number, ops: Op[], keys: string[] = KEYS): void {
         if (!wasDirty && out.kind !== "none") fail("flush of a clean presence sent something", out, "none");
         if (p.dirty) fail("still dirty right after a flush", true, false);
         if (p.isListing !== model.shouldList) fail("listing flag", p.isListing, model.shouldList);
-        // A full state goes out exactly when the list starts or stops: {} on stop, everything on start.
-        if ((out.kind === "state") !== (wasListing !== model.shouldList)) fail("state sent iff listing flips", out.kind, wasListing !== model.shouldList);
+        // A full state goes out exactly when the list starts or stops as clients saw it: {} on stop,
+        // everything on start (a stop a joiner caused between flushes is announced here too).
+        const flips = clientsListing !== model.shouldList || stoppedByJoin;
+        if ((out.kind === "state") !== flips) fail("state sent iff listing flips", out.kind, flips);
+        clientsListing = model.shouldList;
+        stoppedByJoin = false;
         if (out.kind === "state") {
           if (model.shouldList) {
             if (JSON.stringify(norm(out.state as any)) !== JSON.stringify(want)) fail("fresh full state", norm(out.state as any), want);
@@ -188,7 +199,7 @@ function run(listMax: number, ops: Op[], keys: string[] = KEYS): void {
           if (JSON.stringify(norm(joiners[i])) !== JSON.stringify(want)) fail(`late joiner #${i} after flush`, norm(joiners[i]), want);
         }
         // What a joiner would get now is the flushed state itself.
-        if (JSON.stringify(norm(JSON.parse(p.stateJson))) !== JSON.stringify(want)) fail("stateJson after flush", JSON.parse(p.stateJson), want);
+        if (JSON.stringify(norm(JSON.parse(p.joinState()))) !== JSON.stringify(want)) fail("joinState after flush", JSON.parse(p.joinState()), want);
         break;
       }
     }

@@ -289,7 +289,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
       stream: room.view, me, history, recovered, seq, epoch: s.epoch, viewers: room.presence.count, poll: this.deps.polls.current(s),
     });
     // Presence as of the last flush; the next diff (already subscribed) brings it up to date.
-    this.send(ws, encodePushRaw(f.joinRef, f.topic, "presence_state", room.presence.stateJson));
+    this.send(ws, encodePushRaw(f.joinRef, f.topic, "presence_state", room.presence.joinState()));
   }
 
   /** The viewer's role in a stream, from the account linked to its viewer id (checked every time). */
