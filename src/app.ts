@@ -150,7 +150,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     chat.addEraser({ name: "analytics", erase: (tx, id) => ({ count: "queued", detail: analytics.queueErasure(tx, id) }), after: (_id, e) => analytics.erased(e as PendingErasure) });
 
     // 5. The viewer socket hub and the HTTP server.
-    const hub = new Hub({ chat, reactions, polls, analytics, streams, viewers, accounts, clock, logger, metrics });
+    const hub = new Hub({ chat, reactions, polls, analytics, streams, viewers, accounts, clock, logger, metrics, idleTimeoutMs: config.socketIdleTimeoutS * 1000 });
     streams.setListener(hub);
     chat.setListener(hub);
     reactions.setListener(hub);

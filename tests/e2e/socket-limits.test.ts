@@ -242,4 +242,33 @@ describe("idle timeout", () => {
       client.socket.disconnect();
     }
   }, 40_000);
+
+  test("a joined socket that only receives (its client vanished) is closed too, and stops counting as a viewer", async () => {
+    await idle.createStream("idle-room");
+    const topic = "stream:idle-room";
+    const endpoint = `${idle.ws}/websocket?vsn=2.0.0`;
+    const vanished = await raw(endpoint);
+    vanished.send(["1", "1", topic, "phx_join", {}]);
+    expect((await vanished.next(isReplyTo("1")))[4].status).toBe("ok");
+    // A live viewer of the same stream, heartbeating.
+    const client = phx(idle.ws, { heartbeatIntervalMs: 2000 });
+    const ch = client.socket.channel(topic, {});
+    await join(ch);
+    await waitFor("two viewers", () => idle.app.hub.countOf("idle-room") === 2);
+    // The stream is busy: the server sends to both sockets all the time (Bun's idle timer restarts
+    // on every send, so only the server's own record of what it heard can tell the vanished one).
+    let n = 0;
+    const busy = setInterval(() => idle.app.hub.broadcast(topic, "announcement", { body: `busy ${n++}`, at: String(n) }), 300);
+    try {
+      const closed = await vanished.waitClosed(60_000);
+      expect([closed.code, closed.reason]).toEqual([1001, "idle"]);
+      expect(vanished.frames.filter((f) => Array.isArray(f) && f[3] === "announcement").length).toBeGreaterThan(0);
+      await waitFor("one viewer left", () => idle.app.hub.countOf("idle-room") === 1);
+      expect(client.closes()).toBe(0);
+      expect(client.socket.isConnected()).toBe(true);
+    } finally {
+      clearInterval(busy);
+      client.socket.disconnect();
+    }
+  }, 90_000);
 });

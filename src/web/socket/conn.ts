@@ -27,6 +27,7 @@ export class Conn {
   joinAt = 0;
   refusals = 0; // rate-limit style refusals in the current flood window
   refusalsSince = 0;
+  heardAt = 0; // when the client last sent a frame (the hub's coarse monotonic ms): the idle timeout
   constructor(
     readonly id: number,
     readonly viewer: ViewerIdentity | null,

@@ -45,7 +45,14 @@ export interface HubDeps {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  /** Close a socket that sent no frame for this long (HUBBUB_SOCKET_IDLE_TIMEOUT_S); none when absent. */
+  idleTimeoutMs?: number;
 }
+
+/** Idle sockets are looked for every this many flush ticks (2 s). */
+const IDLE_SWEEP_TICKS = 4;
+/** Bun's own idle timer rounds shorter timeouts up to 8 s; ours does the same, so both agree. */
+const IDLE_FLOOR_MS = 8_000;
 
 /** Refused pushes per socket within FLOOD_WINDOW_MS before it is closed with 1008 and cooled down. */
 const FLOOD_REFUSALS = 40;
@@ -86,8 +93,15 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
 
   start(server: Server<Conn>): void {
     this.server = server;
+    this.now = performance.now();
     this.timer = setInterval(() => this.flush(), PRESENCE_FLUSH_MS);
   }
+
+  /**
+   * Monotonic ms, updated each flush tick (a frame's arrival is stamped with it: no clock read per
+   * frame). Not the injectable clock: tests move that by minutes, and sockets must not read as idle.
+   */
+  private now = performance.now();
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
@@ -126,6 +140,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
 
   onOpen(ws: WS): void {
     const c = ws.data;
+    c.heardAt = this.now;
     this.sockets.add(ws);
     if (c.viewer) {
       this.release(c.viewer.id);
@@ -171,6 +186,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
   // ---- frames ----
 
   onMessage(ws: WS, message: string | Buffer): void {
+    ws.data.heardAt = this.now;
     this.m.framesIn.inc();
     const decoded = typeof message === "string" ? decodeText(message) : decodeBinary(message);
     if (!decoded.ok) {
@@ -619,6 +635,8 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
   /** Presence diffs every tick, viewer counts every other tick; rooms nobody is in are dropped. */
   flush(): void {
     this.tick++;
+    this.now = performance.now();
+    if (this.tick % IDLE_SWEEP_TICKS === 0) this.closeIdle();
     const countsNow = this.tick % COUNT_EVERY_TICKS === 0;
     for (const room of this.dirty) {
       const out = room.presence.flush();
@@ -635,6 +653,23 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
         this.rooms.delete(room.stream.slug);
         this.dirty.delete(room);
       } else if (countsNow && !room.presence.dirty && room.lastCountSent === room.presence.count) this.dirty.delete(room);
+    }
+  }
+
+  /**
+   * Closes sockets the client sent nothing on for the idle timeout (phoenix.js heartbeats every 30 s,
+   * so only dead clients hit it). Bun's idle timer alone is not enough: it restarts whenever the
+   * server sends, so a joined socket of a busy stream whose client vanished stayed open (and counted
+   * as a viewer) until TCP gave up. 1001: a live but frozen client reconnects and recovers.
+   */
+  private closeIdle(): void {
+    const limit = this.deps.idleTimeoutMs;
+    if (limit === undefined) return;
+    const before = this.now - Math.max(limit, IDLE_FLOOR_MS);
+    for (const ws of this.sockets) {
+      if (ws.data.heardAt >= before || ws.data.closing) continue;
+      this.m.errors.inc(1, { reason: "idle" });
+      ws.close(CLOSE.goingAway, "idle");
     }
   }
 
