@@ -52,7 +52,7 @@ export interface JoinHistory {
 /** A change in the review queue, for live dashboards (they subscribe with `onQueue`). */
 export interface QueueEvent {
   stream_id: string;
-  change: "added" | "approved" | "denied" | "escalated" | "expired";
+  change: "added" | "approved" | "denied" | "escalated" | "expired" | "removed";
   item: ReturnType<typeof store.queueView>;
 }
 
@@ -133,10 +133,10 @@ export class Chat {
     return () => this.queueListeners.delete(fn);
   }
 
-  private queueChanged(change: QueueEvent["change"], ids: string[]): void {
+  /** `rows`: items already gone from the table (an erasure), as they were. */
+  private queueChanged(change: QueueEvent["change"], ids: string[], rows?: store.QueueRow[]): void {
     if (this.queueListeners.size === 0) return;
-    for (const id of ids) {
-      const row = store.findQueueItem(this.db, id);
+    for (const row of rows ?? ids.map((id) => store.findQueueItem(this.db, id))) {
       if (!row) continue;
       const e: QueueEvent = { stream_id: row.stream_id, change, item: store.queueView(row) };
       for (const fn of this.queueListeners) {
@@ -585,6 +585,7 @@ export class Chat {
     const now = this.clock.now();
     const byStream = new Map<string, number[]>();
     let held = 0;
+    let removed: store.QueueRow[] = [];
     const others: Record<string, number | string> = {};
     const details: unknown[] = [];
     await this.gc.run(() => {
@@ -598,7 +599,10 @@ export class Chat {
         const list = (JSON.parse(m.mentions) as string[]).filter((x) => x !== viewerId);
         this.db.query("UPDATE messages SET mentions = ? WHERE stream_id = ? AND seq = ?").run(JSON.stringify(list), m.stream_id, m.seq);
       }
+      removed = this.db.query<store.QueueRow, [string]>("SELECT * FROM review_queue WHERE user_id = ?").all(viewerId);
       held = this.db.query("DELETE FROM review_queue WHERE user_id = ?").run(viewerId).changes;
+      // Reports they filed about others' messages stay for the moderators, without their id.
+      this.db.query("UPDATE review_queue SET reporter_id = NULL WHERE reporter_id = ?").run(viewerId);
       this.db.query("DELETE FROM chat_nonces WHERE viewer_key = ?").run(viewerId);
       details.length = 0;
       for (const e of this.erasers) {
@@ -611,6 +615,7 @@ export class Chat {
       for (const [streamId, seqs] of byStream) recordAudit(this.db, { at: now, actor, action: AUDIT.erase, streamId, target: { type: "viewer", id: viewerId }, data: { messages: seqs.length } });
     });
     this.erasers.forEach((e, i) => e.after?.(viewerId, details[i]));
+    this.queueChanged("removed", [], removed); // (open dashboards drop the items)
     // Mentions of the viewer were scrubbed in other streams' messages too.
     for (const st of this.streamsState.values()) st.lastHistory = null;
     for (const [streamId, seqs] of byStream) {

@@ -365,6 +365,8 @@ describe("erasure", () => {
     const b1 = await eb.publish("elsewhere");
     const held = await ea.publish("my link example.com");
     expect(held.status).toBe("held");
+    // They report the friend's message: the report stays for the moderators, without their id.
+    expect((await push(ea.ch, "chat:report", { seq: f1.seq, reason: "rude" })).status).toBe("ok");
     await obsA.waitNew((m) => m.seq === a2.seq, "erase-a messages");
     expect(obsA.news().find((m) => m.seq === f1.seq).mentions).toEqual(["erase-me"]);
     await obsB.waitNew((m) => m.seq === b1.seq, "erase-b message");
@@ -383,7 +385,9 @@ describe("erasure", () => {
     ]);
     expect((await chatHistory(s, "erase-b")).map(({ visible_at, ...m }) => m)).toEqual([{ seq: b1.seq, deleted: true }]);
     expect(JSON.stringify(histA)).not.toContain("erase-me");
-    expect((await s.api("GET", "/api/v1/streams/erase-a/review-queue?status=all")).body.data).toEqual([]);
+    const queue = (await s.api("GET", "/api/v1/streams/erase-a/review-queue?status=all")).body.data;
+    expect(queue.map((q: any) => [q.kind, q.target_seq, q.reporter_id])).toEqual([["report", f1.seq, null]]);
+    expect(JSON.stringify(queue)).not.toContain("erase-me");
 
     // The audit rows: one naming no stream with the totals, and one per affected stream, so each
     // stream's audit trail (the API's only audit route) shows the erasure.

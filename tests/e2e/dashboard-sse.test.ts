@@ -117,6 +117,28 @@ test("a moderator's action reaches every open dashboard of the stream", async ()
   b.abort();
 });
 
+test("a viewer's erasure takes their held messages off every open dashboard's queue", async () => {
+  const a = new AbortController();
+  const feed = sseReader(await events(mod, undefined, a.signal));
+  await feed.until((t) => t.includes(RESET), "the first message");
+  const v = viewer(s.ws, await s.token("sse-erased"));
+  open.push(v);
+  const held = await (await v.join(`stream:${SLUG}`)).publish("my link example.com");
+  expect(held.status).toBe("held");
+  await feed.until((t) => t.includes(`id="rq-${held.held_id}"`), "the held message in the queue");
+  const mark = feed.text.length;
+  expect((await s.api("DELETE", "/api/v1/viewers/sse-erased/data")).status).toBe(200);
+  // The queue's next re-render, whole (it may arrive in several chunks).
+  const queueAfter = (t: string) => {
+    const at = t.indexOf(`hx-target="#review-queue"`, mark);
+    const end = at < 0 ? -1 : t.indexOf("</hx-partial>", at);
+    return end < 0 ? null : t.slice(at, end);
+  };
+  await feed.until((t) => queueAfter(t) !== null, "the queue re-rendered after the erasure");
+  expect(queueAfter(feed.text)).not.toContain(`rq-${held.held_id}`);
+  a.abort();
+});
+
 test("the feed refuses accounts that do not moderate the stream, and the logged out", async () => {
   expect((await events(outsider)).status).toBe(403);
   const anon = await fetch(`${s.http}/dashboard/streams/${SLUG}/events`, { headers: { accept: "text/event-stream" } });
