@@ -183,8 +183,24 @@
     el.textContent = text;
   }
   document.addEventListener("htmx:sse:after:connection", function () { feedState("live", "Live updates on"); });
-  document.addEventListener("htmx:sse:error", function () { feedState("down", "Reconnecting…"); });
-  document.addEventListener("htmx:sse:close", function () { feedState("down", "Disconnected"); });
+  // A reconnect the server refuses: 401 (the session ended: log in again, then come back here) or
+  // 403 (no longer allowed to see this stream: stop retrying, say so). Anything else is retried.
+  var feedRefused = false;
+  document.addEventListener("htmx:sse:error", function (e) {
+    var status = e.detail && e.detail.status;
+    if (status === 401) {
+      feedRefused = true;
+      feedState("down", "Logged out");
+      window.location.assign("/dashboard/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+    } else if (status === 403) {
+      feedRefused = true;
+      feedState("down", "You no longer have access to this stream");
+    } else feedState("down", "Reconnecting…");
+  });
+  document.addEventListener("htmx:sse:before:connection", function (e) {
+    if (feedRefused && e.detail && e.detail.connection) e.detail.connection.cancelled = true;
+  });
+  document.addEventListener("htmx:sse:close", function () { if (!feedRefused) feedState("down", "Disconnected"); });
 
   function init() {
     localizeTimes(document);

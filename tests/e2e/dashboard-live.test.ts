@@ -169,3 +169,24 @@ test("the live page reads on a phone, and nothing broke on the way", async () =>
   }
   await phone.close();
 });
+
+test("an open live page whose access ends stops retrying: unassigned, it says so; logged out, it goes to the login page", async () => {
+  await createAccount(s, "mika", "moderator");
+  await createAccount(s, "lena", "moderator");
+  for (const u of ["mika", "lena"]) expect((await s.api("PUT", `/api/v1/streams/${SLUG}/moderators/${u}`)).status).toBe(200);
+  const pages: Page[] = [];
+  for (const u of ["mika", "lena"]) {
+    const p = await (await browser.newContext()).newPage();
+    await loginInBrowser(p, s.http, u, PASSWORD);
+    await p.goto(`${s.http}/dashboard/streams/${SLUG}`);
+    await feedConnected(p);
+    pages.push(p);
+  }
+  const [unassigned, loggedOut] = pages as [Page, Page];
+  // The feed re-checks its subscribers every few seconds and ends theirs; the reconnect is refused.
+  expect((await s.api("DELETE", `/api/v1/streams/${SLUG}/moderators/mika`)).status).toBe(200);
+  expect((await s.api("PATCH", "/api/v1/accounts/lena", { password: "a different password" })).status).toBe(200);
+  await unassigned.locator('#feed-state[data-state="down"]', { hasText: "no longer have access" }).waitFor({ timeout: 30_000 });
+  await loggedOut.waitForURL(`${s.http}/dashboard/login?next=${encodeURIComponent(`/dashboard/streams/${SLUG}`)}`, { timeout: 30_000 });
+  for (const p of pages) await p.context().close();
+}, 90_000);
