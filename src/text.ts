@@ -57,6 +57,7 @@ export const LIMITS = {
   pollQuestion: { graphemes: 60, bytes: 240, singleLine: true, noInvisible: true },
   pollOption: { graphemes: 25, bytes: 100, singleLine: true, noInvisible: true },
   segment: { graphemes: 40, bytes: 160, singleLine: true, noInvisible: true },
+  apiKeyName: { graphemes: 100, bytes: 400, singleLine: true, noInvisible: true },
 } satisfies Record<string, TextLimits>;
 
 // emoji-regex is generated from Unicode's emoji data (RGI sequences) and kept current upstream.

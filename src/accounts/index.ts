@@ -6,6 +6,7 @@ import { SCOPES, type Actor, type Scope } from "../actor.ts";
 import { recordAudit } from "../audit/index.ts";
 import { ok, refuse, type Result } from "../errors.ts";
 import { newId, randomToken } from "../runtime/ids.ts";
+import { cleanText, LIMITS } from "../text.ts";
 import { iso, type Clock } from "../runtime/time.ts";
 
 export type Role = "admin" | "creator" | "moderator";
@@ -189,7 +190,8 @@ export class Accounts {
     if (typeof input !== "object" || input === null) return refuse("invalid_payload", "expected {name, scopes}");
     const { name, scopes } = input as Record<string, unknown>;
     const fields: Record<string, string> = {};
-    if (typeof name !== "string" || name.trim().length < 1 || name.length > 100) fields.name = "1 to 100 characters";
+    const cleanName = cleanText(name, "name", LIMITS.apiKeyName);
+    if (!cleanName.ok) fields.name = typeof name === "string" && name.trim() !== "" && cleanName.code !== "too_long" ? "no control, bidi-override or invisible characters" : "1 to 100 characters";
     if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => (SCOPES as readonly unknown[]).includes(s))) {
       fields.scopes = `a non-empty list of ${SCOPES.join(", ")}`;
     }
@@ -198,7 +200,7 @@ export class Accounts {
     const id = newId();
     const key = `hbk_${randomToken(30)}`;
     const now = this.clock.now();
-    const rec: ApiKeyRecord = { id, name: (name as string).trim(), key_hash: sha256(key), scopes: JSON.stringify([...new Set(scopes as string[])]), created_by: actor.type === "system" ? null : actor.id, created_at: now, revoked_at: null };
+    const rec: ApiKeyRecord = { id, name: cleanName.ok ? cleanName.value : "", key_hash: sha256(key), scopes: JSON.stringify([...new Set(scopes as string[])]), created_by: actor.type === "system" ? null : actor.id, created_at: now, revoked_at: null };
     this.db.transaction(() => {
       this.db.query("INSERT INTO api_keys (id, name, key_hash, scopes, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)").run(rec.id, rec.name, rec.key_hash, rec.scopes, rec.created_by, rec.created_at);
       recordAudit(this.db, { at: now, actor, action: "api_key.create", target: { type: "api_key", id }, data: { name: rec.name, scopes: JSON.parse(rec.scopes) } });

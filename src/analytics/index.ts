@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ok, refuse, type Refusal, type Result } from "../errors.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { Supervisor, type FaultKind } from "../runtime/supervisor.ts";
-import { iso, type Clock } from "../runtime/time.ts";
+import { iso, parseRfc3339, type Clock } from "../runtime/time.ts";
 import type { PollView } from "../polls/index.ts";
 import type { BroadcastRecord, StreamRecord } from "../streams/index.ts";
 import type { FromAnalytics, ToAnalytics } from "./analytics.worker.ts";
@@ -86,17 +86,6 @@ export interface LiveMetrics {
 const STOP_FLUSH_TIMEOUT_MS = 15_000;
 const SERIES_PARAMS = new Set(["metric", "bucket_s", "from", "to", "country", "segment", "group_by", "format"]);
 const PRIOR_SLICE = 20_000; // earlier runs' appearances handled per event-loop turn
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
-
-/** ms since the epoch, or NaN: RFC 3339 with an offset, and a date that exists (Date.parse takes 02-30 as 03-02). */
-function rfc3339(text: string): number {
-  const m = RFC3339.exec(text);
-  if (!m) return NaN;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const day = new Date(Date.UTC(y, mo - 1, d));
-  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return NaN;
-  return Date.parse(text);
-}
 
 function unavailable(e: unknown): Refusal {
   return refuse("unavailable", `analytics could not answer: ${(e as Error)?.message ?? e}`);
@@ -534,7 +523,7 @@ export class Analytics {
     if (!Number.isInteger(bucketS) || bucketS <= 0 || bucketS % windowS !== 0 || bucketS > 86_400) fields.bucket_s = `a multiple of the aggregation window (${windowS} s), at most 86400`;
     const scope = this.scope(b);
     // RFC 3339 only: a time without an offset would be read in the server's zone, a date alone at midnight UTC.
-    const time = (k: string, dflt: number) => (q[k] === undefined ? dflt : rfc3339(q[k]!));
+    const time = (k: string, dflt: number) => (q[k] === undefined ? dflt : parseRfc3339(q[k]!));
     // Default: from the start of the aggregation window the broadcast began in (its first bucket).
     const from = time("from", scope.start - (scope.start % this.o.windowMs));
     const to = time("to", scope.end);

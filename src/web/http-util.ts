@@ -34,7 +34,10 @@ export function page<T>(rows: T[], limit: number, idOf: (row: T) => string, rend
   return { data: slice.map(render), next_cursor: more && last ? Buffer.from(idOf(last)).toString("base64url") : null };
 }
 
-export function parsePaging(query: Record<string, string | undefined>): { after: string | null; limit: number } | Response {
+const CURSOR_SHAPES = { id: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, int: /^\d{1,15}$/ } as const;
+
+/** `cursor` decodes to the kind of key the list pages by: a row id (UUIDv7) or a row number. */
+export function parsePaging(query: Record<string, string | undefined>, key: keyof typeof CURSOR_SHAPES = "id"): { after: string | null; limit: number } | Response {
   let limit = 50;
   if (query.limit !== undefined) {
     if (!/^\d+$/.test(query.limit) || Number(query.limit) < 1 || Number(query.limit) > 1000) {
@@ -45,7 +48,7 @@ export function parsePaging(query: Record<string, string | undefined>): { after:
   let after: string | null = null;
   if (query.cursor) {
     after = Buffer.from(query.cursor, "base64url").toString();
-    if (!after || after.length > 200) return apiError("invalid_payload", "cursor is not valid", { fields: { cursor: "not a cursor from this API" } });
+    if (!CURSOR_SHAPES[key].test(after)) return apiError("invalid_payload", "cursor is not valid", { fields: { cursor: "not a cursor from this API" } });
   }
   return { after, limit };
 }

@@ -114,6 +114,50 @@ describe("authentication and scopes", () => {
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe("invalid_payload");
     expect(Object.keys(r.body.error.fields).sort()).toEqual(["color", "name", "scopes"]);
+    // Names are shown to admins: no bidi override, zero-width or control characters.
+    for (const name of ["ops\u202Egnp.exe", "zero\u200Bwidth", "nul\u0000", "x".repeat(101)]) {
+      const bad = await s.api("POST", "/api/v1/api-keys", { name, scopes: ["streams"] });
+      expect({ name, status: bad.status, field: !!bad.body.error?.fields?.name }).toEqual({ name, status: 400, field: true });
+    }
+    const ok = await s.api("POST", "/api/v1/api-keys", { name: "  OBS bot 🤖  ", scopes: ["streams"] });
+    expect([ok.status, ok.body.name]).toEqual([201, "OBS bot 🤖"]);
+  });
+});
+
+describe("input the API refuses rather than guesses at", () => {
+  const raw = (method: string, path: string, body: string, type: string) =>
+    fetch(`${s.http}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": type }, body });
+
+  test("cursors that no list page gave: 400, not an empty or first page", async () => {
+    await s.createStream("api-cursors");
+    const b64 = (t: string) => Buffer.from(t).toString("base64url");
+    for (const path of [`/api/v1/streams?cursor=${b64("zzzz")}`, `/api/v1/streams/api-cursors/polls?cursor=${b64("zz")}`, `/api/v1/streams/api-cursors/audit?cursor=${b64("garbage")}`, `/api/v1/accounts?cursor=${b64("1")}`]) {
+      const r = await s.api("GET", path);
+      expect({ path, status: r.status, field: r.body.error?.fields?.cursor !== undefined }).toEqual({ path, status: 400, field: true });
+    }
+    // A cursor a page gave still works (the audit pages by row number).
+    const first = await s.api("GET", "/api/v1/streams/api-cursors/audit?limit=1");
+    expect(first.status).toBe(200);
+  });
+
+  test("audit time ranges take RFC 3339 with an offset, and real dates only", async () => {
+    await s.createStream("api-audit-range");
+    for (const from of ["1", "2026", "Jan%201%202020", "2026-01-01", "2026-02-30T00:00:00Z", "2026-01-01T10:00:00"]) {
+      const r = await s.api("GET", `/api/v1/streams/api-audit-range/audit?from=${from}`);
+      expect({ from, status: r.status, field: r.body.error?.fields?.from !== undefined }).toEqual({ from, status: 400, field: true });
+    }
+    const r = await s.api("GET", `/api/v1/streams/api-audit-range/audit?from=${encodeURIComponent("2020-01-01T00:00:00.000+02:00")}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`);
+    expect(r.status).toBe(200);
+    expect(r.body.data.length).toBeGreaterThan(0); // (the stream's creation)
+  });
+
+  test("a body that is not a JSON object is refused on review decisions and segment marks; no body is fine where it is optional", async () => {
+    const notJson = await raw("POST", "/api/v1/review-queue/00000000-0000-7000-8000-000000000000/approve", "reason=whatever", "text/plain");
+    expect([notJson.status, (await notJson.json()).error.code]).toEqual([400, "invalid_payload"]);
+    const none = await fetch(`${s.http}/api/v1/review-queue/00000000-0000-7000-8000-000000000000/deny`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    expect(none.status).toBe(404); // (read as {}: then the unknown item)
+    const seg = await raw("POST", "/api/v1/broadcasts/no-such/segments", "label=Q&A", "text/plain");
+    expect([seg.status, (await seg.json()).error.code]).toEqual([400, "invalid_payload"]);
   });
 });
 

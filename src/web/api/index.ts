@@ -13,6 +13,7 @@ import type { Polls } from "../../polls/index.ts";
 import type { Analytics } from "../../analytics/index.ts";
 import { csvRow, streamPages } from "../export.ts";
 import { apiError, json, page, parsePaging, refusalResponse } from "../http-util.ts";
+import { parseRfc3339 } from "../../runtime/time.ts";
 
 export interface ApiDeps {
   chat: Chat;
@@ -50,6 +51,11 @@ function respond<T>(r: Result<T>, status = 200, render: (v: T) => unknown = (v) 
 function objectBody(body: unknown): Record<string, unknown> | Response {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return apiError("invalid_payload", "send a JSON object with content-type application/json");
   return body as Record<string, unknown>;
+}
+
+/** A body that may be left out (no body at all is `{}`), but when sent is a JSON object. */
+function optionalObjectBody(body: unknown): Record<string, unknown> | Response {
+  return body === undefined || body === null || body === "" ? {} : objectBody(body);
 }
 
 export function apiRoutes(d: ApiDeps) {
@@ -152,18 +158,31 @@ export function apiRoutes(d: ApiDeps) {
         if (!["pending", "approved", "denied", "escalated", "expired", "all"].includes(status)) return apiError("invalid_payload", "status: pending, approved, denied, escalated, expired or all");
         return json(200, page(chat.listQueue(s, status === "all" ? null : status, p.after, p.limit + 1), p.limit, (r) => r.id, chat.queueView));
       }))
-      .post("/review-queue/:id/approve", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "approve", body))))
-      .post("/review-queue/:id/deny", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "deny", body))))
-      .post("/review-queue/:id/escalate", guarded(d, "moderation", async (actor, { params, body }) => respond(await chat.decide(actor, params.id!, "escalate", body))))
+      .post("/review-queue/:id/approve", guarded(d, "moderation", async (actor, { params, body }) => {
+        const b = optionalObjectBody(body);
+        return b instanceof Response ? b : respond(await chat.decide(actor, params.id!, "approve", b));
+      }))
+      .post("/review-queue/:id/deny", guarded(d, "moderation", async (actor, { params, body }) => {
+        const b = optionalObjectBody(body);
+        return b instanceof Response ? b : respond(await chat.decide(actor, params.id!, "deny", b));
+      }))
+      .post("/review-queue/:id/escalate", guarded(d, "moderation", async (actor, { params, body }) => {
+        const b = optionalObjectBody(body);
+        return b instanceof Response ? b : respond(await chat.decide(actor, params.id!, "escalate", b));
+      }))
       .get("/streams/:slug/audit", guarded(d, "moderation", (_a, { params, query }) => {
         const s = stream(params.slug!);
         if (!s) return apiError("not_found", `no stream ${params.slug}`);
-        const p = parsePaging(query);
+        const p = parsePaging(query, "int");
         if (p instanceof Response) return p;
-        const time = (k: string) => (query[k] === undefined ? undefined : Date.parse(query[k]!));
+        const time = (k: string) => (query[k] === undefined ? undefined : parseRfc3339(query[k]!));
         const from = time("from");
         const to = time("to");
-        if (Number.isNaN(from) || Number.isNaN(to)) return apiError("invalid_payload", "from, to: RFC 3339 timestamps");
+        if (Number.isNaN(from) || Number.isNaN(to)) {
+          const fields: Record<string, string> = {};
+          for (const [k, v] of [["from", from], ["to", to]] as const) if (Number.isNaN(v)) fields[k] = "an RFC 3339 timestamp with its offset, e.g. 2026-11-28T04:01:58.123Z";
+          return apiError("invalid_payload", "from, to: RFC 3339 timestamps", { fields });
+        }
         const format = query.format ?? "json";
         if (format !== "json" && format !== "csv") return apiError("invalid_payload", "format: json or csv");
         const q = { streamId: s.id, action: query.action, from, to };
@@ -201,7 +220,10 @@ export function apiRoutes(d: ApiDeps) {
       }))
       .post("/polls/:id/close", guarded(d, "moderation", async (actor, { params }) => respond(await d.polls.closePoll(actor, params.id!))))
       // ---- broadcasts: segments and analytics ----
-      .post("/broadcasts/:id/segments", guarded(d, "streams", (actor, { params, body }) => respond(streams.markSegment(actor, params.id!, body), 201)))
+      .post("/broadcasts/:id/segments", guarded(d, "streams", (actor, { params, body }) => {
+        const b = objectBody(body);
+        return b instanceof Response ? b : respond(streams.markSegment(actor, params.id!, b), 201);
+      }))
       .get("/streams/:slug/analytics/live", guarded(d, "analytics", async (_a, { params }) => {
         const s = stream(params.slug!);
         return s ? json(200, await d.analytics.liveMetricsSettled(s)) : apiError("not_found", `no stream ${params.slug}`);

@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 description of the JSON API, served at /api/openapi.json and rendered as a plain
 // page at /api/docs (no CDN, no script). Hand-written next to the routes: when a route changes,
-// change its entry here; tests/e2e/api-docs.test.ts checks that every route is documented.
+// change its entry here; tests/unit/openapi.test.ts checks that every route is documented (paths and
+// methods; the query parameters are kept by hand).
 import { Elysia } from "elysia";
 import { SCOPES } from "../../actor.ts";
 import { defaultSettings } from "../../streams/settings.ts";
@@ -9,6 +10,8 @@ type Op = {
   summary: string;
   scope: (typeof SCOPES)[number];
   body?: Record<string, unknown>;
+  /** The body may be left out (all its fields are optional). */
+  bodyOptional?: boolean;
   status: number;
   /** Other success statuses, with what they mean. */
   also?: Record<number, string>;
@@ -41,10 +44,10 @@ export const ROUTES: Record<string, Partial<Record<"get" | "post" | "patch" | "p
     },
   },
   "/api/v1/streams/{slug}/chat": {
-    get: { summary: "Chat history (tombstones included), paged or exported: format=json|ndjson|csv", scope: "moderation", status: 200, query: ["after_seq", "before_seq", "limit", "format"] },
+    get: { summary: "Chat history (tombstones included), paged or exported: format=json|ndjson|csv", scope: "moderation", status: 200, query: ["after_seq", "before_seq", "cursor", "limit", "format"] },
   },
   "/api/v1/streams/{slug}/review-queue": {
-    get: { summary: "Review queue items (held messages); status=pending|approved|denied|escalated|expired|all", scope: "moderation", status: 200, query: ["status", ...paging] },
+    get: { summary: "Review queue items (held messages and viewers' reports); status=pending|approved|denied|escalated|expired|all", scope: "moderation", status: 200, query: ["status", ...paging] },
   },
   "/api/v1/streams/{slug}/polls": {
     post: { summary: "Open a poll (one open poll per stream, else 409 conflict); broadcasts poll:open; audited", scope: "moderation", status: 201, body: { question: { type: "string", description: "at most 60 characters" }, options: { type: "array", items: { type: "string", description: "at most 25 characters" }, minItems: 2, maxItems: 5 }, duration_s: { type: "integer", minimum: 15, maximum: 1800 } } },
@@ -56,9 +59,9 @@ export const ROUTES: Record<string, Partial<Record<"get" | "post" | "patch" | "p
   "/api/v1/streams/{slug}/analytics/live": { get: { summary: "Live numbers: concurrent and peak viewers, chat and reactions per minute, unique chatters, messages, reactions, average sentiment, segment", scope: "analytics", status: 200 } },
   "/api/v1/broadcasts/{id}/report": { get: { summary: "Post-broadcast report: peak/average concurrent viewers, unique viewers, watch time, average view duration, retention curve, biggest drop-offs, chat, reactions by emoji, votes, top moments, by country, by segment", scope: "analytics", status: 200 } },
   "/api/v1/broadcasts/{id}/series": { get: { summary: "One metric over time: metric (concurrent_viewers, joins, leaves, chat_messages, unique_chatters, reactions, votes, sentiment, watch_time_s), bucket_s (a multiple of the aggregation window), from, to, country, segment, group_by (country|segment), format (json|csv|parquet)", scope: "analytics", status: 200, query: ["metric", "bucket_s", "from", "to", "country", "segment", "group_by", "format"] } },
-  "/api/v1/review-queue/{id}/approve": { post: { summary: "Approve: a held message is published with a new seq (sender notified held_approved); a report is upheld: the message is deleted, and with timeout_s or ban its author is timed out or banned", scope: "moderation", status: 200, body: { reason: str, timeout_s: { type: "integer", minimum: 1, maximum: 1209600, description: "reports only" }, ban: { type: "boolean", description: "reports only" } } } },
-  "/api/v1/review-queue/{id}/deny": { post: { summary: "Deny: a held message is dropped (sender notified held_denied); a report is dismissed", scope: "moderation", status: 200, body: { reason: str } } },
-  "/api/v1/review-queue/{id}/escalate": { post: { summary: "Escalate to admins", scope: "moderation", status: 200, body: { reason: str } } },
+  "/api/v1/review-queue/{id}/approve": { post: { summary: "Approve: a held message is published with a new seq (sender notified held_approved); a report is upheld: the message is deleted, and with timeout_s or ban its author is timed out or banned", scope: "moderation", status: 200, body: { reason: str, timeout_s: { type: "integer", minimum: 1, maximum: 1209600, description: "reports only" }, ban: { type: "boolean", description: "reports only" } }, bodyOptional: true } },
+  "/api/v1/review-queue/{id}/deny": { post: { summary: "Deny: a held message is dropped (sender notified held_denied); a report is dismissed", scope: "moderation", status: 200, body: { reason: str }, bodyOptional: true } },
+  "/api/v1/review-queue/{id}/escalate": { post: { summary: "Escalate to admins", scope: "moderation", status: 200, body: { reason: str }, bodyOptional: true } },
   "/api/v1/streams/{slug}/audit": {
     get: { summary: "The stream's audit trail; filters from, to (RFC 3339), action; format=json|csv", scope: "moderation", status: 200, query: ["from", "to", "action", "format", ...paging] },
   },
@@ -90,7 +93,7 @@ export function openApiDocument() {
         description: `Scope: \`${op.scope}\`.`,
         security: [{ bearer: [] }],
         parameters: params,
-        ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: { type: "object", properties: op.body, additionalProperties: false } } } } } : {}),
+        ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { "application/json": { schema: { type: "object", properties: op.body, additionalProperties: false } } } } } : {}),
         responses: {
           [op.status]: { description: "success" },
           ...Object.fromEntries(Object.entries(op.also ?? {}).map(([code, description]) => [code, { description }])),
