@@ -124,12 +124,17 @@
   }
 
   // A line may arrive twice (the page and a replay of the same moment): keep one, a tombstone wins.
+  // One line per message: a tombstone wins; else the visible version wins over the one marked
+  // pending (held back by the chat delay), and it takes the place of the first copy.
   function dedupe(el) {
     if (!el.id) return;
     var same = document.querySelectorAll("#" + CSS.escape(el.id));
     if (same.length < 2) return;
-    var keep = same[0];
-    for (var i = 1; i < same.length; i++) if (same[i].classList.contains("msg-deleted")) keep = same[i];
+    var keep = null;
+    for (var i = 0; i < same.length; i++) if (same[i].classList.contains("msg-deleted")) keep = same[i];
+    for (var k = 0; !keep && k < same.length; k++) if (!same[k].classList.contains("msg-pending")) keep = same[k];
+    if (!keep) keep = same[0];
+    if (keep !== same[0]) same[0].replaceWith(keep);
     for (var j = 0; j < same.length; j++) if (same[j] !== keep) same[j].remove();
   }
 

@@ -56,6 +56,13 @@ export interface QueueEvent {
   item: ReturnType<typeof store.queueView>;
 }
 
+/**
+ * Messages held back by the stream's chat delay, for moderators' dashboards (they subscribe with
+ * `onDelayed`): committed and waiting for `visible_at` (viewers get them then, by broadcast), or
+ * deleted while waiting (never broadcast, so no `chat:delete` reaches anyone).
+ */
+export type DelayedEvent = { stream_id: string; message: MessageView; visible_at: string } | { stream_id: string; deleted: number[] };
+
 /** This many held messages of one viewer within the window escalate them to admins automatically. */
 export const AUTO_ESCALATE_HELD = 3;
 export const AUTO_ESCALATE_WINDOW_MS = 10 * 60_000;
@@ -109,6 +116,7 @@ export interface Eraser {
 export class Chat {
   private erasers: Eraser[] = [];
   private queueListeners = new Set<(e: QueueEvent) => void>();
+  private delayedListeners = new Set<(e: DelayedEvent) => void>();
   private reportBuckets = new KeyedBuckets(0.2, 5); // reports per viewer: 5 at once, then one per 5 s
   private streamsState = new Map<string, StreamChat>();
   private inflight = new Map<string, Promise<Result<SendReply>>>();
@@ -134,6 +142,20 @@ export class Chat {
   }
 
   /** `rows`: items already gone from the table (an erasure), as they were. */
+  /** Messages waiting out the chat delay, and deletions of them (see DelayedEvent). Returns the unsubscribe. */
+  onDelayed(fn: (e: DelayedEvent) => void): () => void {
+    this.delayedListeners.add(fn);
+    return () => this.delayedListeners.delete(fn);
+  }
+
+  private delayedChanged(e: DelayedEvent): void {
+    for (const fn of this.delayedListeners) {
+      try {
+        fn(e);
+      } catch {} // a listener's bug must not undo a committed change
+    }
+  }
+
   private queueChanged(change: QueueEvent["change"], ids: string[], rows?: store.QueueRow[]): void {
     if (this.queueListeners.size === 0) return;
     for (const row of rows ?? ids.map((id) => store.findQueueItem(this.db, id))) {
@@ -304,6 +326,7 @@ export class Chat {
     st.latestSeq = Math.max(st.latestSeq, view.seq);
     st.delayed.push({ seq: view.seq, visibleAt, view, deleted: false, sender, sentiment, origin });
     if (st.delayed.length > 1) st.delayed.sort((a, b) => a.seq - b.seq);
+    if (visibleAt > this.clock.now()) this.delayedChanged({ stream_id: stream.id, message: view, visible_at: iso(visibleAt) });
     this.drain(stream, st);
   }
 
@@ -410,7 +433,13 @@ export class Chat {
   private afterDeletion(stream: StreamRecord, st: StreamChat, seqs: number[], tellVisible: () => void): void {
     st.lastHistory = null;
     const set = new Set(seqs);
-    for (const d of st.delayed) if (set.has(d.seq)) d.deleted = true;
+    const waiting: number[] = [];
+    for (const d of st.delayed) {
+      if (!set.has(d.seq)) continue;
+      d.deleted = true;
+      waiting.push(d.seq);
+    }
+    if (waiting.length) this.delayedChanged({ stream_id: stream.id, deleted: waiting });
     if (seqs.some((s) => s <= st.visibleSeq)) tellVisible();
   }
 

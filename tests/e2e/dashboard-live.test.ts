@@ -97,6 +97,39 @@ test("a viewer's message appears on the dashboard; a moderator deletes it and th
   expect(await creator.locator("#audit-list li", { hasText: `deleted message #${sent.seq}` }).innerText()).toContain("moana");
 });
 
+test("with a chat delay, moderators see a message at once, marked, and may delete it before any viewer gets it", async () => {
+  expect((await s.api("PATCH", `/api/v1/streams/${SLUG}`, { settings: { chat_delay_s: 6 } })).status).toBe(200);
+  try {
+    // What the page shows, as it happens (the marked line lasts only until the delay is over).
+    await mod.evaluate(() => {
+      const w = window as any;
+      w.__lines = [];
+      new MutationObserver((records) => {
+        for (const r of records) for (const n of r.addedNodes) if (n instanceof HTMLElement && n.id.startsWith("msg-")) w.__lines.push(`${n.id} ${n.className}`);
+      }).observe(document.getElementById("chat-lines")!.parentElement!, { childList: true, subtree: true });
+    });
+    const shown = await v1.publish("held back a moment");
+    const dropped = await v1.publish("a spoiler, deleted in time");
+    expect(typeof shown.visible_at).toBe("string");
+    // Deleted while held back (the API acts in ms; the delay is 6 s): never broadcast.
+    expect((await s.api("POST", `/api/v1/streams/${SLUG}/moderation`, { action: "delete", seq: dropped.seq })).status).toBe(200);
+    const last = await v1.publish("after the spoiler");
+    // Viewers get messages in seq order, each at its visible_at: once the last one arrived, the deleted one never will.
+    await v1.waitNew((m) => m.seq === last.seq, "the last message, after the delay", 30_000);
+    expect(v1.news().map((m: any) => m.seq)).toContain(shown.seq);
+    expect(v1.news().map((m: any) => m.seq)).not.toContain(dropped.seq);
+
+    await mod.locator(`#msg-${last.seq}:not(.msg-pending)`).waitFor({ timeout: 20_000 });
+    const lines: string[] = await mod.evaluate(() => (window as any).__lines);
+    expect(lines).toContain(`msg-${shown.seq} msg msg-pending`); // first marked...
+    expect(await mod.locator(`#msg-${shown.seq}`).count()).toBe(1); // ...then replaced by the visible line
+    expect(await mod.locator(`#msg-${shown.seq}`).getAttribute("class")).toBe("msg");
+    expect(await mod.locator(`#msg-${dropped.seq}`).getAttribute("class")).toBe("msg msg-deleted");
+  } finally {
+    await s.api("PATCH", `/api/v1/streams/${SLUG}`, { settings: { chat_delay_s: 0 } });
+  }
+}, 60_000);
+
 test("a held message is approved from the review queue and published", async () => {
   const r = await v1.send({ body: "look at https://example.com/giveaway" });
   expect(r.status).toBe("ok");

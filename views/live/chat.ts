@@ -24,10 +24,13 @@ function modButton(slug: string, label: string, vals: Record<string, unknown>, c
   return html`<button type="button" class="${`act ${cls}`}" hx-post="${`/dashboard/streams/${slug}/moderate`}" hx-vals="${json(vals)}" hx-swap="none"${confirm ? html` hx-confirm="${confirm}"` : null}>${label}</button>`;
 }
 
-export function chatLine(slug: string, m: MessageView): Html {
+/** A message as the dashboard shows it: `pending_until` while the chat delay holds it back from viewers. */
+export type DashboardMessage = MessageView & { pending_until?: string };
+
+export function chatLine(slug: string, m: DashboardMessage): Html {
   const uid = m.user.id;
-  return html`<li id="${`msg-${m.seq}`}" class="msg" data-seq="${m.seq}">
-  <span class="msg-meta">${time(m.at)}${mark(m.body)}</span>
+  return html`<li id="${`msg-${m.seq}`}" class="${m.pending_until ? "msg msg-pending" : "msg"}" data-seq="${m.seq}">
+  <span class="msg-meta">${time(m.at)}${mark(m.body)}${m.pending_until ? html`<span class="pending-note">viewers see it at ${time(m.pending_until)}</span>` : null}</span>
   <span class="msg-who">${viewerLink(slug, m.user)}${m.user.badges.map((b) => html`<span class="badge">${b}</span>`)}</span>
   <span class="msg-body">${m.body}</span>
   <span class="msg-actions" role="group" aria-label="${`Actions for message ${m.seq}`}">
@@ -42,7 +45,7 @@ export function tombstone(seq: number): Html {
   return html`<li id="${`msg-${seq}`}" class="msg msg-deleted" data-seq="${seq}"><span class="msg-body">Message #${seq} deleted</span></li>`;
 }
 
-export function chatLines(slug: string, items: Array<MessageView | { seq: number; deleted: true }>): Html {
+export function chatLines(slug: string, items: Array<DashboardMessage | { seq: number; deleted: true }>): Html {
   return html`<ol id="chat-lines" class="chat-lines" data-max="${CHAT_LINES}">
   ${items.length === 0 ? html`<li class="empty" id="chat-empty">No messages yet.</li>` : null}
   ${items.map((m) => ("deleted" in m ? tombstone(m.seq) : chatLine(slug, m)))}

@@ -64,7 +64,7 @@ export function livePage(o: { nonce: string; user: Viewer; csrf: string; canMana
 <div class="live-grid">
   <div class="col col-a">
     ${panel("audience", "Audience", html`${metricsPanel(v.metrics, v.samples)}
-      <figure class="chart" data-chart="live" data-source="viewer-series" aria-label="Viewers over the last minutes"><figcaption class="muted small">Viewers, last 10 minutes</figcaption></figure>`)}
+      <figure class="chart" data-chart="live" data-source="viewer-series" aria-label="Viewers over the last minutes"><figcaption class="muted small">Viewers, last 5 minutes</figcaption></figure>`)}
     ${panel("chat", "Chat", html`<div class="chat-scroll" tabindex="0" aria-label="Chat messages">${chatLines(s.slug, v.messages)}</div>${announceForm(s.slug)}`)}
   </div>
   <div class="col col-b">
@@ -73,7 +73,7 @@ export function livePage(o: { nonce: string; user: Viewer; csrf: string; canMana
     ${panel("reactions-p", "Reactions", reactionsPanel(v.reactions))}
   </div>
   <div class="col col-c">
-    ${panel("polls", "Poll", html`${pollPanel(s.slug, v.poll, live)}${newPoll(s.slug, v.poll?.status !== "open")}`)}
+    ${panel("polls", "Poll", html`${pollPanel(s.slug, v.poll)}${newPoll(s.slug, v.poll?.status !== "open")}`)}
     ${panel("segments", "Segments", html`${segmentList(v.segments)}${o.canManage ? segmentForm(s.slug, live) : null}`)}
     ${panel("audit", "Audit trail", auditList(v.audit, o.name))}
   </div>

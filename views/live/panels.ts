@@ -29,10 +29,8 @@ export function reactionsPanel(r: ReactionRates): Html {
 </div>`;
 }
 
-export function pollPanel(slug: string, poll: PollView | null, live: boolean): Html {
-  if (!poll) {
-    return html`<div id="poll" class="poll"><p class="muted">${live ? "No poll is open." : "Polls open while the stream is live or offline; none is open."}</p></div>`;
-  }
+export function pollPanel(slug: string, poll: PollView | null): Html {
+  if (!poll) return html`<div id="poll" class="poll"><p class="muted">No poll is open.</p></div>`;
   const open = poll.status === "open";
   return html`<div id="poll" class="${open ? "poll poll-open" : "poll poll-closed"}" data-poll-id="${poll.id}">
   <p class="poll-q"><strong>${poll.question}</strong> <span class="${open ? "pill pill-live-soft" : "pill pill-offline"}">${open ? "Open" : "Closed"}</span></p>

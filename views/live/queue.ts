@@ -34,7 +34,9 @@ export function queueItem(slug: string, item: QueueItem): Html {
     <span class="muted small">${time(item.created_at)}</span>
   </div>
   <p class="rq-body">${item.body ?? "(message gone)"}</p>
-  ${item.reasons.length ? html`<p class="reasons small"><span class="muted">Held for</span> ${(item.reasons as string[]).map((r) => html`<span class="chip chip-sm">${r.replace(/_/g, " ")}</span>`)}</p>` : null}
+  ${item.kind === "report"
+    ? html`<p class="reasons small"><span class="muted">Reported${item.reporter_id ? html` by <span class="mono">${item.reporter_id}</span>` : null} · message #${item.target_seq ?? "?"}${item.reasons.length ? ":" : ""}</span> ${(item.reasons as string[]).join(" ")}</p>`
+    : item.reasons.length ? html`<p class="reasons small"><span class="muted">Held for</span> ${(item.reasons as string[]).map((r) => html`<span class="chip chip-sm">${r.replace(/_/g, " ")}</span>`)}</p>` : null}
   ${scores(item)}
   <div class="${escalated ? "rq-actions admin-only" : "rq-actions"}" role="group" aria-label="Decide">
     ${decideButton(slug, item, "approve", approveLabel, "btn-ok")}

@@ -16,7 +16,7 @@ import type { StreamRecord, Streams } from "../../streams/index.ts";
 import type { Hub } from "../socket/hub.ts";
 import { html, partial, type Html } from "../../../views/html.ts";
 import { AUDIT_ROWS, auditList, auditRow } from "../../../views/live/audit.ts";
-import { CHAT_LINES, chatLine, chatLines, tombstone } from "../../../views/live/chat.ts";
+import { CHAT_LINES, chatLine, chatLines, tombstone, type DashboardMessage } from "../../../views/live/chat.ts";
 import { pollPanel, reactionsPanel, segmentForm, segmentList, type ReactionRates } from "../../../views/live/panels.ts";
 import { queuePanel } from "../../../views/live/queue.ts";
 import { broadcastControls, metricsPanel, streamStatus, type Sample } from "../../../views/live/stream.ts";
@@ -36,7 +36,7 @@ const HEARTBEAT_MS = 4000; // under Bun's 10 s idle timeout
 const RECHECK_EVERY_TICKS = 5; // a logged-out or unassigned subscriber is dropped within 5 s
 
 interface Pending {
-  messages: MessageView[];
+  messages: DashboardMessage[];
   skipped: number;
   deleted: Set<number>;
   announcements: Array<{ body: string; at: string }>;
@@ -119,6 +119,14 @@ export class DashboardFeeds {
       const f = this.byId.get(e.stream_id);
       if (f) f.pending.queue = true;
     }));
+    // Moderators see a message held back by the chat delay at once, marked, so they can delete it
+    // before viewers ever get it; its chat:new later replaces the marked line (dashboard.js).
+    this.unsubs.push(this.d.chat.onDelayed((e) => {
+      const f = this.byId.get(e.stream_id);
+      if (!f) return;
+      if ("deleted" in e) for (const seq of e.deleted) f.pending.deleted.add(seq);
+      else this.addMessage(f, { ...e.message, pending_until: e.visible_at });
+    }));
     this.timers.push(setInterval(() => this.flushAll(), FLUSH_MS));
     this.timers.push(setInterval(() => this.tickAll(), TICK_MS));
   }
@@ -164,17 +172,21 @@ export class DashboardFeeds {
 
   // ---- events in ----
 
+  private addMessage(f: StreamFeed, m: DashboardMessage): void {
+    const p = f.pending;
+    p.messages.push(m);
+    if (p.messages.length > MAX_LINES_PER_FLUSH) p.skipped += p.messages.splice(0, p.messages.length - MAX_LINES_PER_FLUSH).length;
+  }
+
   private onBroadcast(topic: string, event: string, payload: unknown): void {
     if (!topic.startsWith("stream:")) return;
     const f = this.bySlug.get(topic.slice(7));
     if (!f) return;
     const p = f.pending;
     switch (event) {
-      case "chat:new": {
-        p.messages.push(payload as MessageView);
-        if (p.messages.length > MAX_LINES_PER_FLUSH) p.skipped += p.messages.splice(0, p.messages.length - MAX_LINES_PER_FLUSH).length;
+      case "chat:new":
+        this.addMessage(f, payload as MessageView);
         break;
-      }
       case "chat:delete":
         for (const s of (payload as { seqs: number[] }).seqs) p.deleted.add(s);
         break;
@@ -337,7 +349,7 @@ export class DashboardFeeds {
     }
     if (p.metrics) out.push(partial("#metrics", "outerHTML", metricsPanel(this.d.analytics.liveMetrics(s), f.samples)));
     if (p.reactions) out.push(partial("#reactions", "outerHTML", reactionsPanel(this.rates(f))));
-    if (p.poll) out.push(partial("#poll", "outerHTML", pollPanel(s.slug, d.poll(s), s.status === "live")));
+    if (p.poll) out.push(partial("#poll", "outerHTML", pollPanel(s.slug, d.poll(s))));
     if (p.queue) out.push(partial("#review-queue", "outerHTML", queuePanel(s.slug, d.queue(s))));
     if (p.segments) out.push(partial("#segment-list", "outerHTML", segmentList(d.segments(s))));
     if (p.audit.length) {
@@ -359,7 +371,7 @@ export class DashboardFeeds {
       partial("#metrics", "outerHTML", metricsPanel(this.d.analytics.liveMetrics(s), f.samples)),
       partial("#chat-lines", "outerHTML", chatLines(s.slug, d.recentMessages(s, CHAT_LINES))),
       partial("#reactions", "outerHTML", reactionsPanel(this.rates(f))),
-      partial("#poll", "outerHTML", pollPanel(s.slug, d.poll(s), s.status === "live")),
+      partial("#poll", "outerHTML", pollPanel(s.slug, d.poll(s))),
       partial("#review-queue", "outerHTML", queuePanel(s.slug, d.queue(s))),
       partial("#segment-list", "outerHTML", segmentList(d.segments(s))),
       partial("#audit-list", "outerHTML", auditList(d.recentAudit(s.id, AUDIT_ROWS), d.actorName)),

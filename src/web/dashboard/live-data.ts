@@ -10,6 +10,7 @@ import type { ViewerCardData } from "../../../views/live/viewer-card.ts";
 import type { QueueItem } from "../../../views/live/queue.ts";
 import type { DomainDoors } from "./context.ts";
 import type { StreamHead } from "../../../views/live/stream.ts";
+import type { DashboardMessage } from "../../../views/live/chat.ts";
 
 export interface LiveDataDeps extends DomainDoors {
   clock: Clock;
@@ -29,12 +30,18 @@ export class LiveData {
     return { slug: s.slug, title: s.title, status: s.status, live_since: s.live_since === null ? null : iso(s.live_since), current_broadcast_id: s.current_broadcast_id };
   }
 
-  /** The newest visible messages (tombstones included), oldest first. Delayed ones show once visible. */
-  recentMessages(s: StreamRecord, n: number): Array<MessageView | { seq: number; deleted: true }> {
+  /**
+   * The newest messages (tombstones included), oldest first. Those the chat delay still holds back
+   * from viewers are marked with `pending_until`: moderators may delete them before anyone sees them.
+   */
+  recentMessages(s: StreamRecord, n: number): Array<DashboardMessage | { seq: number; deleted: true }> {
     const now = this.d.clock.now();
-    const rows = this.d.chat.list(s, { beforeSeq: Number.MAX_SAFE_INTEGER, limit: n + 20 });
-    const visible = rows.filter((r) => !r.visible_at || Date.parse(r.visible_at) <= now).slice(-n);
-    return visible.map((r) => ("deleted" in r ? { seq: r.seq, deleted: true as const } : stripVisible(r as MessageView & { visible_at?: string })));
+    const rows = this.d.chat.list(s, { beforeSeq: Number.MAX_SAFE_INTEGER, limit: n });
+    return rows.map((r) => {
+      if ("deleted" in r) return { seq: r.seq, deleted: true as const };
+      const m = stripVisible(r as MessageView & { visible_at?: string });
+      return r.visible_at && Date.parse(r.visible_at) > now ? { ...m, pending_until: r.visible_at } : m;
+    });
   }
 
   /** Pending and escalated items, oldest first (at most 100 of each). */

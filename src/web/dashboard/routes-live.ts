@@ -111,14 +111,14 @@ export function liveRoutes(c: DashboardContext) {
           }
           return htmlResponse(newPoll(s.slug, true, { values: f, errors, error: r.fields ? null : r.message }), { status: r.code === "conflict" ? 409 : 422 });
         }
-        return htmlResponse(html`${newPoll(s.slug, false)}${partial("#poll", "outerHTML", pollPanel(s.slug, r.value, s.status === "live"))}${toast("ok", "Poll opened.")}`, { status: 201 });
+        return htmlResponse(html`${newPoll(s.slug, false)}${partial("#poll", "outerHTML", pollPanel(s.slug, r.value))}${toast("ok", "Poll opened.")}`, { status: 201 });
       }))
       .post("/dashboard/streams/:slug/polls/close", auth.streamGuard("moderate", { mutating: true }, async (who, s, { body }) => {
         const id = formOf(body).poll_id ?? "";
         if (!data.pollOf(s, id)) return toastResponse("error", "That poll is not in this stream.", 404);
         const r = await c.polls.closePoll(who.actor, id);
         if (!r.ok) return toastResponse("error", r.message, 409);
-        return htmlResponse(html`${partial("#poll", "outerHTML", pollPanel(s.slug, r.value, s.status === "live"))}${toast("ok", "Poll closed.")}`);
+        return htmlResponse(html`${partial("#poll", "outerHTML", pollPanel(s.slug, r.value))}${toast("ok", "Poll closed.")}`);
       }))
       // ---- segments ----
       // Segments shape the creator's analytics: the owner (and admins) mark them, as the API's streams scope.
