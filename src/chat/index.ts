@@ -208,6 +208,17 @@ export class Chat {
     return b.until > this.clock.now() ? { kind: "timed_out", until: b.until, reason: b.reason } : null;
   }
 
+  /** Who is banned or timed out in the stream now: bans first, then timeouts by their end. */
+  restricted(stream: StreamRecord): Array<{ user_id: string; kind: "banned" | "timed_out"; until: number | null; reason: string | null }> {
+    const now = this.clock.now();
+    const out: Array<{ user_id: string; kind: "banned" | "timed_out"; until: number | null; reason: string | null }> = [];
+    for (const [user_id, b] of this.state(stream).bans) {
+      if (b.until === null) out.push({ user_id, kind: "banned", until: null, reason: b.reason });
+      else if (b.until > now) out.push({ user_id, kind: "timed_out", until: b.until, reason: b.reason });
+    }
+    return out.sort((a, b) => (a.until ?? 0) - (b.until ?? 0) || a.user_id.localeCompare(b.user_id));
+  }
+
   // ---- history ----
 
   joinHistory(stream: StreamRecord, params: { last_seq?: number; epoch?: string }): JoinHistory {

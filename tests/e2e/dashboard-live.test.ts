@@ -130,6 +130,33 @@ test("with a chat delay, moderators see a message at once, marked, and may delet
   }
 }, 60_000);
 
+test("banned and timed-out viewers are listed with their way back; a viewer who left the chat is found by id", async () => {
+  await mod.goto(`${s.http}/dashboard/streams/${SLUG}`);
+  await feedConnected(mod);
+  await mod.locator("#bans", { hasText: "Nobody is banned or timed out." }).waitFor({ timeout: 20_000 });
+  expect((await s.api("POST", `/api/v1/streams/${SLUG}/moderation`, { action: "ban", user_id: "troll-1", reason: "spam" })).status).toBe(200);
+  expect((await s.api("POST", `/api/v1/streams/${SLUG}/moderation`, { action: "timeout", user_id: "hothead-2", duration_s: 600 })).status).toBe(200);
+  // Both arrive on the open page by themselves.
+  const row = (id: string) => mod.locator("#bans .ban-row", { hasText: id });
+  await row("troll-1").getByRole("button", { name: "Unban" }).waitFor({ timeout: 20_000 });
+  await row("hothead-2").getByRole("button", { name: "Remove timeout" }).waitFor({ timeout: 20_000 });
+  expect(await row("troll-1").innerText()).toContain("spam");
+  await mod.locator("#bans").scrollIntoViewIfNeeded();
+  await mod.screenshot({ path: `${ARTIFACTS}/dashboard-live-bans.png` });
+
+  await row("hothead-2").getByRole("button", { name: "Remove timeout" }).click();
+  await row("hothead-2").waitFor({ state: "detached", timeout: 20_000 });
+  // Nobody of them is in the recent chat: the card opens by id.
+  await mod.getByLabel("Viewer id").fill("troll-1");
+  await mod.getByRole("button", { name: "Look up" }).click();
+  const card = mod.locator("#viewer-card");
+  await card.locator(".notice-error", { hasText: "Banned" }).waitFor({ timeout: 20_000 });
+  await card.getByRole("button", { name: "Unban" }).click();
+  await mod.locator("#bans", { hasText: "Nobody is banned or timed out." }).waitFor({ timeout: 20_000 });
+  const audit = (await s.api("GET", `/api/v1/streams/${SLUG}/audit?action=moderation.unban`)).body.data;
+  expect(audit.map((r: any) => [r.target.id, r.actor.id])).toEqual(expect.arrayContaining([["troll-1", expect.any(String)], ["hothead-2", expect.any(String)]]));
+}, 60_000);
+
 test("a held message is approved from the review queue and published", async () => {
   const r = await v1.send({ body: "look at https://example.com/giveaway" });
   expect(r.status).toBe("ok");

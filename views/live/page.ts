@@ -9,6 +9,7 @@ import { html, type Html } from "../html.ts";
 import { layout, type Viewer } from "../layout.ts";
 import { auditList, type ActorName } from "./audit.ts";
 import { announceForm, chatLines } from "./chat.ts";
+import { bansPanel, type RestrictedRow } from "./bans.ts";
 import { newPoll, pollPanel, reactionsPanel, segmentForm, segmentList, type ReactionRates, type SegmentItem } from "./panels.ts";
 import { queuePanel, type QueueItem } from "./queue.ts";
 import { broadcastControls, metricsPanel, streamStatus, type Sample, type StreamHead } from "./stream.ts";
@@ -22,6 +23,7 @@ export interface LiveView {
   reactions: ReactionRates;
   poll: PollView | null;
   queue: QueueItem[];
+  bans: RestrictedRow[];
   segments: SegmentItem[];
   audit: AuditRow[];
   /** The feed position this page was rendered at: the SSE stream resumes right after it. */
@@ -69,7 +71,8 @@ export function livePage(o: { nonce: string; user: Viewer; csrf: string; canMana
   </div>
   <div class="col col-b">
     ${panel("queue", "Review queue", html`${queuePanel(s.slug, v.queue)}`)}
-    ${panel("viewer", "Viewer", emptyViewerCard())}
+    ${panel("viewer", "Viewer", emptyViewerCard(s.slug))}
+    ${panel("bans-p", "Banned and timed out", bansPanel(s.slug, v.bans))}
     ${panel("reactions-p", "Reactions", reactionsPanel(v.reactions))}
   </div>
   <div class="col col-c">

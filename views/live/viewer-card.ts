@@ -15,8 +15,14 @@ export interface ViewerCardData {
   actions: AuditRow[];
 }
 
-export function emptyViewerCard(): Html {
-  return html`<div id="viewer-card" class="viewer-card empty-card"><p class="muted">Select a name in the chat or the queue to see that viewer.</p></div>`;
+/** The card before a viewer is chosen: pick a name, or look a viewer up by id (one who left the chat). */
+export function emptyViewerCard(slug: string): Html {
+  return html`<div id="viewer-card" class="viewer-card empty-card"><p class="muted">Select a name in the chat or the queue to see that viewer, or look one up by id.</p>
+  <form id="viewer-lookup" class="inline-form" hx-get="${`/dashboard/streams/${slug}/viewer`}" hx-target="#viewer-card" hx-swap="outerHTML">
+    <div class="field grow"><label for="f-viewer-lookup">Viewer id</label><input id="f-viewer-lookup" name="id" type="text" required maxlength="128" autocomplete="off" spellcheck="false"></div>
+    <button type="submit" class="btn">Look up</button>
+  </form>
+</div>`;
 }
 
 function act(slug: string, label: string, vals: Record<string, unknown>, cls = "", confirm?: string): Html {
@@ -37,6 +43,7 @@ export function viewerCard(slug: string, v: ViewerCardData, name: ActorName): Ht
     ${act(slug, "Timeout 1m", { action: "timeout", user_id: v.id, duration_s: 60 })}
     ${act(slug, "Timeout 10m", { action: "timeout", user_id: v.id, duration_s: 600 })}
     ${act(slug, "Timeout 1h", { action: "timeout", user_id: v.id, duration_s: 3600 })}
+    ${r?.kind === "timed_out" ? act(slug, "Remove timeout", { action: "unban", user_id: v.id }, "btn-ok") : null}
     ${r?.kind === "banned" ? act(slug, "Unban", { action: "unban", user_id: v.id }, "btn-ok") : act(slug, "Ban", { action: "ban", user_id: v.id }, "btn-danger", `Ban ${v.name ?? v.id} from this stream?`)}
     ${act(slug, "Clear messages", { action: "clear", user_id: v.id }, "btn-ghost", "Delete every message of this viewer in this stream?")}
   </div>

@@ -16,6 +16,8 @@ import type { StreamRecord, Streams } from "../../streams/index.ts";
 import type { Hub } from "../socket/hub.ts";
 import { html, partial, type Html } from "../../../views/html.ts";
 import { AUDIT_ROWS, auditList, auditRow } from "../../../views/live/audit.ts";
+import { AUDIT as CHAT_AUDIT } from "../../chat/events.ts";
+import { bansPanel } from "../../../views/live/bans.ts";
 import { CHAT_LINES, chatLine, chatLines, tombstone, type DashboardMessage } from "../../../views/live/chat.ts";
 import { pollPanel, reactionsPanel, segmentForm, segmentList, type ReactionRates } from "../../../views/live/panels.ts";
 import { queuePanel } from "../../../views/live/queue.ts";
@@ -33,6 +35,7 @@ const IDLE_FEED_MS = 10 * 60_000;
 const MAX_LINES_PER_FLUSH = 40;
 const MAX_QUEUED_BYTES = 1024 * 1024;
 const HEARTBEAT_MS = 4000; // under Bun's 10 s idle timeout
+const BAN_ACTIONS = new Set<string>([CHAT_AUDIT.ban, CHAT_AUDIT.unban, CHAT_AUDIT.timeout, CHAT_AUDIT.approve]);
 const RECHECK_EVERY_TICKS = 5; // a logged-out or unassigned subscriber is dropped within 5 s
 
 interface Pending {
@@ -46,18 +49,19 @@ interface Pending {
   reactions: boolean;
   poll: boolean;
   queue: boolean;
+  bans: boolean;
   segments: boolean;
   audit: AuditRow[];
 }
 
 const emptyPending = (): Pending => ({
   messages: [], skipped: 0, deleted: new Set(), announcements: [], chatReset: false,
-  status: false, metrics: false, reactions: false, poll: false, queue: false, segments: false, audit: [],
+  status: false, metrics: false, reactions: false, poll: false, queue: false, bans: false, segments: false, audit: [],
 });
 
 const isEmpty = (p: Pending) =>
   !p.messages.length && !p.skipped && !p.deleted.size && !p.announcements.length && !p.chatReset && !p.status && !p.metrics &&
-  !p.reactions && !p.poll && !p.queue && !p.segments && !p.audit.length;
+  !p.reactions && !p.poll && !p.queue && !p.bans && !p.segments && !p.audit.length;
 
 interface Sub {
   write(text: string): boolean;
@@ -86,6 +90,8 @@ class StreamFeed {
   samples: Sample[] = [];
   reactionLog: Array<{ at: number; windowMs: number; counts: Record<string, number> }> = [];
   lastAuditId = 0;
+  /** When the soonest timeout listed in #bans ends (the list is re-rendered then); Infinity: none. */
+  bansChangeAt = Infinity;
   statusKey: string;
   idleSince: number;
   ticks = 0;
@@ -167,6 +173,7 @@ export class DashboardFeeds {
     const f = this.feedOf(stream);
     this.poll(f);
     this.flush(f);
+    this.bans(f); // (the page renders the same list: its timeouts' ends are watched from now)
     return { id: f.id, samples: f.samples, reactions: this.rates(f) };
   }
 
@@ -229,6 +236,7 @@ export class DashboardFeeds {
         if (!this.poll(f)) continue;
         if (++f.ticks % SAMPLE_EVERY_TICKS === 0) this.sample(f);
         this.decayReactions(f, now);
+        if (now >= f.bansChangeAt) f.pending.bans = true; // a timeout ran out
         const recheck = f.ticks % RECHECK_EVERY_TICKS === 0;
         for (const s of f.subs) {
           if (recheck && !s.allowed()) this.drop(f, s);
@@ -264,6 +272,8 @@ export class DashboardFeeds {
     if (rows.length) {
       f.lastAuditId = Number(rows[rows.length - 1]!.id);
       f.pending.audit.push(...rows);
+      // Bans and timeouts change through audited actions only (an upheld report may ban too).
+      if (rows.some((r) => BAN_ACTIONS.has(r.action))) f.pending.bans = true;
       if (rows.some((r) => r.action === "broadcast.segment")) f.pending.segments = true;
     }
     return true;
@@ -351,6 +361,7 @@ export class DashboardFeeds {
     if (p.reactions) out.push(partial("#reactions", "outerHTML", reactionsPanel(this.rates(f))));
     if (p.poll) out.push(partial("#poll", "outerHTML", pollPanel(s.slug, d.poll(s))));
     if (p.queue) out.push(partial("#review-queue", "outerHTML", queuePanel(s.slug, d.queue(s))));
+    if (p.bans) out.push(partial("#bans", "outerHTML", this.bans(f)));
     if (p.segments) out.push(partial("#segment-list", "outerHTML", segmentList(d.segments(s))));
     if (p.audit.length) {
       out.push(partial("#audit-empty", "delete", html``));
@@ -373,9 +384,17 @@ export class DashboardFeeds {
       partial("#reactions", "outerHTML", reactionsPanel(this.rates(f))),
       partial("#poll", "outerHTML", pollPanel(s.slug, d.poll(s))),
       partial("#review-queue", "outerHTML", queuePanel(s.slug, d.queue(s))),
+      partial("#bans", "outerHTML", this.bans(f)),
       partial("#segment-list", "outerHTML", segmentList(d.segments(s))),
       partial("#audit-list", "outerHTML", auditList(d.recentAudit(s.id, AUDIT_ROWS), d.actorName)),
     ]}`.s;
+  }
+
+  /** The #bans list now, noting when its soonest timeout ends (it is rendered again then). */
+  private bans(f: StreamFeed): Html {
+    const rows = this.d.data.restricted(f.stream);
+    f.bansChangeAt = rows.reduce((t, r) => (r.until === null ? t : Math.min(t, Date.parse(r.until))), Infinity);
+    return bansPanel(f.stream.slug, rows);
   }
 
   private drop(f: StreamFeed, s: Sub): void {

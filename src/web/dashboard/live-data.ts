@@ -11,6 +11,7 @@ import type { QueueItem } from "../../../views/live/queue.ts";
 import type { DomainDoors } from "./context.ts";
 import type { StreamHead } from "../../../views/live/stream.ts";
 import type { DashboardMessage } from "../../../views/live/chat.ts";
+import type { RestrictedRow } from "../../../views/live/bans.ts";
 
 export interface LiveDataDeps extends DomainDoors {
   clock: Clock;
@@ -151,6 +152,11 @@ export class LiveData {
       messages: mine,
       actions,
     };
+  }
+
+  /** Who is banned or timed out in the stream now. */
+  restricted(s: StreamRecord): RestrictedRow[] {
+    return this.d.chat.restricted(s).map((r) => ({ ...r, until: r.until === null ? null : iso(r.until) }));
   }
 
   /** A stream's broadcasts, newest first, found through their `stream.live` audit rows. */

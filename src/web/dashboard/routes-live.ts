@@ -34,7 +34,7 @@ export function liveRoutes(c: DashboardContext) {
             nonce, user: who.view, csrf: who.csrf, canManage: canManage(who.account, fresh), name: data.actorName,
             v: {
               stream: data.head(fresh), metrics: c.analytics.liveMetrics(fresh), samples: at.samples, messages: data.recentMessages(fresh, CHAT_LINES),
-              reactions: at.reactions, poll: data.poll(fresh), queue: data.queue(fresh), segments: data.segments(fresh), audit: data.recentAudit(fresh.id, AUDIT_ROWS), feedId: at.id,
+              reactions: at.reactions, poll: data.poll(fresh), queue: data.queue(fresh), bans: data.restricted(fresh), segments: data.segments(fresh), audit: data.recentAudit(fresh.id, AUDIT_ROWS), feedId: at.id,
             },
           }),
           { nonce },
@@ -132,7 +132,7 @@ export function liveRoutes(c: DashboardContext) {
       // ---- the viewer card ----
       .get("/dashboard/streams/:slug/viewer", auth.streamGuard("moderate", {}, (_who, s, { query }) => {
         const id = query.id;
-        if (!id) return htmlResponse(emptyViewerCard());
+        if (!id) return htmlResponse(emptyViewerCard(s.slug));
         if (!VIEWER_ID.test(id)) return toastResponse("error", "Not a viewer id.", 400);
         return htmlResponse(viewerCard(s.slug, data.viewerCard(s, id), data.actorName));
       }))
