@@ -186,7 +186,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     const dashboard = new Dashboard({ db, config, clock, logger, hub, accounts, streams, chat, polls, analytics, audit: new AuditLog(db) });
     const app = buildApp(logger, [
       opsRoutes({ metrics, isReady: () => ready, health: () => healthOf(db, analytics, reactions, moderation) }),
-      apiRoutes({ accounts, streams, viewers, chat, polls, analytics, audit: new AuditLog(db), eraseWaitMs: opts.eraseWaitMs }),
+      apiRoutes({ accounts, streams, viewers, chat, polls, analytics, audit: new AuditLog(db), eraseWaitMs: opts.eraseWaitMs, sessions: dashboard.apiSessions }),
       openApiRoutes(),
       pageRoutes({ config, streams }),
       dashboard.routes(),

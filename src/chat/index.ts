@@ -456,6 +456,11 @@ export class Chat {
 
   // ---- review queue: held messages ----
 
+  /** A review item by id, in any stream. */
+  queueItem(id: string): store.QueueRow | undefined {
+    return store.findQueueItem(this.db, id);
+  }
+
   listQueue(stream: StreamRecord, status: string | null, afterId: string | null, limit: number) {
     return store.listQueue(this.db, stream.id, status, afterId, limit);
   }

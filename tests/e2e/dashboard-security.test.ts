@@ -3,9 +3,10 @@
 // cross-site POST from a real browser page is refused with 403 and changes nothing), roles (a
 // moderator cannot open admin pages or streams they do not moderate), and the headers (a strict
 // CSP whose fresh nonce is on every <script>, no framing, nosniff).
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
 import { removeDir, freePortCandidate, type TestServer } from "../support/server.ts";
+import { viewer } from "../support/chat.ts";
 import { ADMIN_PASSWORD, assignModerator, browserWith, createAccount, loginInBrowser, loginOverHttp, PASSWORD, startDashboardServer, type HttpSession } from "../support/dashboard.ts";
 
 let s: TestServer;
@@ -240,4 +241,75 @@ test("an admin changing their own account: a new password logs them out; without
   expect(demoted.headers.get("hx-redirect")).toBe("/dashboard");
   expect((await again.get("/dashboard")).status).toBe(200); // still logged in, as a creator
   expect((await again.get("/dashboard/accounts")).status).toBe(403);
+});
+
+describe("a dashboard session calls the JSON API (PRODUCT.md), with the dashboard's rules", () => {
+  /** An API call with the session's cookie; state changes carry the CSRF token and come from our origin unless told. */
+  const call = (sess: HttpSession, method: string, path: string, body?: unknown, o: { csrf?: boolean; site?: string } = {}) =>
+    fetch(`${s.http}${path}`, {
+      method,
+      headers: {
+        cookie: sess.cookie, "content-type": "application/json", "sec-fetch-site": o.site ?? "same-origin", origin: s.http,
+        ...(o.csrf === false ? {} : { "x-csrf-token": sess.csrf }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  test("each role reaches what the dashboard lets it reach, on its own streams only", async () => {
+    const status = async (sess: HttpSession, method: string, path: string, body?: unknown) => (await call(sess, method, path, body)).status;
+    // Moderators: moderation routes of the streams they moderate.
+    expect(await status(mod, "GET", "/api/v1/streams/carla-show/chat")).toBe(200);
+    expect(await status(mod, "GET", "/api/v1/streams/other-show/chat")).toBe(403);
+    expect(await status(mod, "GET", "/api/v1/streams/carla-show/analytics/live")).toBe(403); // not their scope
+    expect(await status(mod, "PATCH", "/api/v1/streams/carla-show", { title: "mod title" })).toBe(403);
+    // Creators: their own streams, every scope but admin.
+    expect(await status(creator, "GET", "/api/v1/streams/carla-show/audit")).toBe(200);
+    expect(await status(creator, "GET", "/api/v1/streams/carla-show/analytics/live")).toBe(200);
+    expect(await status(creator, "GET", "/api/v1/streams/other-show/audit")).toBe(403);
+    expect(await status(creator, "PATCH", "/api/v1/streams/other-show", { title: "mine now" })).toBe(403);
+    expect(await status(creator, "GET", "/api/v1/streams/no-such-show/chat")).toBe(404);
+    // Routes that name no stream (lists, creation) and admin routes: API keys and admins only.
+    for (const [m, p] of [["GET", "/api/v1/streams"], ["GET", "/api/v1/accounts"], ["POST", "/api/v1/viewers/v1/revoke"]] as const) {
+      expect({ p, status: await status(creator, m, p) }).toEqual({ p, status: 403 });
+    }
+    expect(await status(admin, "GET", "/api/v1/accounts")).toBe(200);
+    expect(await status(admin, "GET", "/api/v1/streams/other-show/audit")).toBe(200);
+    expect((await fetch(`${s.http}/api/v1/streams/carla-show/chat`)).status).toBe(401); // no key, no session
+  });
+
+  test("a state change is audited as the account, and needs the CSRF token and our origin", async () => {
+    const r = await call(creator, "PATCH", "/api/v1/streams/carla-show", { title: "Carla's show, retitled" });
+    expect(r.status).toBe(200);
+    const audit = (await s.api("GET", "/api/v1/streams/carla-show/audit?action=stream.update")).body.data;
+    const carla = (await s.api("GET", "/api/v1/accounts?limit=1000")).body.data.find((a: any) => a.username === "carla");
+    expect(audit[0].actor).toEqual({ type: "account", id: carla.id });
+    const noToken = await call(creator, "PATCH", "/api/v1/streams/carla-show", { title: "no token" }, { csrf: false });
+    expect([noToken.status, (await noToken.json()).error.code]).toEqual([403, "forbidden"]);
+    expect((await call(creator, "PATCH", "/api/v1/streams/carla-show", { title: "cross-site" }, { site: "cross-site" })).status).toBe(403);
+    expect((await s.api("GET", "/api/v1/streams/carla-show")).body.title).toBe("Carla's show, retitled");
+    // Reads need no token (GET changes nothing).
+    expect((await call(mod, "GET", "/api/v1/streams/carla-show/chat", undefined, { csrf: false })).status).toBe(200);
+  });
+
+  test("review items: a moderator decides their stream's, not another's, and not an escalated one", async () => {
+    const v = viewer(s.ws, await s.token("sec-linker"));
+    try {
+      const ch = await v.join("stream:carla-show");
+      const a = await ch.publish("see example.com");
+      const b = await ch.publish("and example.org");
+      expect([a.status, b.status]).toEqual(["held", "held"]);
+      expect((await s.api("POST", `/api/v1/review-queue/${b.held_id}/escalate`, {})).status).toBe(200);
+      expect((await call(mod, "POST", `/api/v1/review-queue/${b.held_id}/approve`, {})).status).toBe(403);
+      expect((await call(mod, "POST", `/api/v1/review-queue/${a.held_id}/deny`, {})).status).toBe(200);
+      expect((await call(admin, "POST", `/api/v1/review-queue/${b.held_id}/deny`, {})).status).toBe(200);
+      const other = await createAccount(s, "otto", "moderator");
+      await assignModerator(s, "other-show", "otto");
+      const otto = await loginOverHttp(s, "otto", PASSWORD);
+      expect(other).toBeTruthy();
+      const c = await ch.publish("one more at example.net");
+      expect((await call(otto, "POST", `/api/v1/review-queue/${c.held_id}/deny`, {})).status).toBe(403); // not their stream
+    } finally {
+      v.socket.disconnect();
+    }
+  });
 });

@@ -1,11 +1,11 @@
 // JSON API v1. Routes authenticate, check the scope, call one domain verb and map its result; they
 // never touch SQL. PRODUCT.md lists the routes; the error shape is `{error: {code, message, fields?}}`.
 import { Elysia } from "elysia";
-import type { Accounts } from "../../accounts/index.ts";
+import type { AccountRecord, Accounts, Role } from "../../accounts/index.ts";
 import { accountView } from "../../accounts/index.ts";
-import type { Actor, Scope } from "../../actor.ts";
+import { SCOPES, type Actor, type Scope } from "../../actor.ts";
 import type { Result } from "../../errors.ts";
-import type { Streams } from "../../streams/index.ts";
+import type { StreamRecord, Streams } from "../../streams/index.ts";
 import type { Viewers } from "../../viewers/index.ts";
 import { Chat } from "../../chat/index.ts";
 import type { AuditLog } from "../../audit/index.ts";
@@ -14,6 +14,7 @@ import type { Analytics } from "../../analytics/index.ts";
 import { csvRow, streamPages } from "../export.ts";
 import { apiError, json, page, parsePaging, refusalResponse } from "../http-util.ts";
 import { parseRfc3339 } from "../../runtime/time.ts";
+import { canManage, canModerate } from "../rights.ts";
 
 export interface ApiDeps {
   chat: Chat;
@@ -25,22 +26,69 @@ export interface ApiDeps {
   viewers: Viewers;
   /** How long an erasure waits for its analytics part before answering 202 (it is applied later). */
   eraseWaitMs?: number;
+  /** Dashboard sessions (PRODUCT.md: "A dashboard session may call the same routes"); none without it. */
+  sessions?: ApiSessions;
 }
 
 type Ctx = { request: Request; params: Record<string, string>; query: Record<string, string | undefined>; body: unknown };
 
-/** Resolves the bearer key, checks the scope, then runs the handler with the actor. */
+/** A dashboard session calling the API: its account, why not, or null when the request has none. */
+export interface ApiSessions {
+  authenticate(req: Request, mutating: boolean): { account: AccountRecord } | { status: 401 | 403; message: string } | null;
+}
+
+/**
+ * The stream a route acts on, from its path: a stream's slug, or the broadcast, poll or review item
+ * it names. Null: the route names no stream (lists, creation, admin routes). Undefined: no such
+ * stream (the route answers 404 itself).
+ */
+function streamOf(d: ApiDeps, ctx: Ctx): StreamRecord | undefined | null {
+  const byId = (id: string | undefined) => (id === undefined ? undefined : d.streams.findById(id));
+  const params = ctx.params ?? {}; // (routes without path parameters have none)
+  if (params.slug !== undefined) return d.streams.findBySlug(params.slug);
+  const [, kind] = /^\/api\/v1\/(broadcasts|polls|review-queue)\//.exec(new URL(ctx.request.url).pathname) ?? [];
+  const id = params.id ?? "";
+  if (kind === "broadcasts") return byId(d.streams.findBroadcast(id)?.stream_id);
+  if (kind === "polls") return byId(d.polls.find(id)?.stream_id);
+  if (kind === "review-queue") return byId(d.chat.queueItem(id)?.stream_id);
+  return null;
+}
+
+/** What a session may reach by role; non-admins also only on their streams (rights.ts). */
+const ROLE_SCOPES: Record<Role, readonly Scope[]> = { admin: SCOPES, creator: ["streams", "moderation", "analytics"], moderator: ["moderation"] };
+
+/**
+ * Resolves the caller, an API key (bearer) or a dashboard session (cookie; CSRF on state changes),
+ * checks the scope, and for a session of a creator or moderator the stream the route acts on (routes
+ * that name none are for keys and admins), then runs the handler with the actor.
+ */
 function guarded(d: ApiDeps, scope: Scope, handler: (actor: Actor, ctx: Ctx) => Response | Promise<Response>) {
   return (ctx: Ctx) => {
     const auth = ctx.request.headers.get("authorization");
-    const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
-    if (!m) return apiError("unauthenticated", "send Authorization: Bearer <api key>");
-    const actor = d.accounts.authenticateApiKey(m[1]!);
-    if (!actor) return apiError("unauthenticated", "unknown or revoked API key");
-    if (actor.type === "api_key" && !actor.scopes.includes(scope) && !actor.scopes.includes("admin")) {
-      return apiError("forbidden", `this key lacks the ${scope} scope`);
+    if (auth !== null) {
+      const m = /^Bearer\s+(\S+)$/i.exec(auth);
+      if (!m) return apiError("unauthenticated", "send Authorization: Bearer <api key>");
+      const actor = d.accounts.authenticateApiKey(m[1]!);
+      if (!actor) return apiError("unauthenticated", "unknown or revoked API key");
+      if (actor.type === "api_key" && !actor.scopes.includes(scope) && !actor.scopes.includes("admin")) {
+        return apiError("forbidden", `this key lacks the ${scope} scope`);
+      }
+      return handler(actor, ctx);
     }
-    return handler(actor, ctx);
+    const method = ctx.request.method;
+    const session = d.sessions?.authenticate(ctx.request, method !== "GET" && method !== "HEAD") ?? null;
+    if (session === null) return apiError("unauthenticated", "send Authorization: Bearer <api key>, or call from a logged-in dashboard session");
+    if ("status" in session) return apiError(session.status === 401 ? "unauthenticated" : "forbidden", session.message);
+    const a = session.account;
+    if (a.role !== "admin") {
+      if (!ROLE_SCOPES[a.role].includes(scope)) return apiError("forbidden", `a ${a.role}'s session cannot use ${scope} routes`);
+      const st = streamOf(d, ctx);
+      if (st === null) return apiError("forbidden", "this route takes an API key or an admin's session");
+      if (st && !(scope === "moderation" ? canModerate(d.streams, a, st) : canManage(a, st))) {
+        return apiError("forbidden", scope === "moderation" ? "you do not moderate this stream" : "only the stream's owner and admins may do this");
+      }
+    }
+    return handler({ type: "account", id: a.id, username: a.username, role: a.role }, ctx);
   };
 }
 
@@ -61,6 +109,13 @@ function optionalObjectBody(body: unknown): Record<string, unknown> | Response {
 export function apiRoutes(d: ApiDeps) {
   const { accounts, streams, viewers, chat } = d;
   const stream = (slug: string) => streams.findBySlug(slug);
+  const decide = (verdict: "approve" | "deny" | "escalate") => async (actor: Actor, { params, body }: Ctx) => {
+    const b = optionalObjectBody(body);
+    if (b instanceof Response) return b;
+    // As on the dashboard: moderators escalate to admins, who decide escalated items.
+    if (actor.type === "account" && actor.role !== "admin" && chat.queueItem(params.id!)?.status === "escalated") return apiError("forbidden", "escalated items are decided by an admin");
+    return respond(await chat.decide(actor, params.id!, verdict, b));
+  };
   return (
     new Elysia({ prefix: "/api/v1" })
       // ---- streams ----
@@ -158,18 +213,9 @@ export function apiRoutes(d: ApiDeps) {
         if (!["pending", "approved", "denied", "escalated", "expired", "all"].includes(status)) return apiError("invalid_payload", "status: pending, approved, denied, escalated, expired or all");
         return json(200, page(chat.listQueue(s, status === "all" ? null : status, p.after, p.limit + 1), p.limit, (r) => r.id, chat.queueView));
       }))
-      .post("/review-queue/:id/approve", guarded(d, "moderation", async (actor, { params, body }) => {
-        const b = optionalObjectBody(body);
-        return b instanceof Response ? b : respond(await chat.decide(actor, params.id!, "approve", b));
-      }))
-      .post("/review-queue/:id/deny", guarded(d, "moderation", async (actor, { params, body }) => {
-        const b = optionalObjectBody(body);
-        return b instanceof Response ? b : respond(await chat.decide(actor, params.id!, "deny", b));
-      }))
-      .post("/review-queue/:id/escalate", guarded(d, "moderation", async (actor, { params, body }) => {
-        const b = optionalObjectBody(body);
-        return b instanceof Response ? b : respond(await chat.decide(actor, params.id!, "escalate", b));
-      }))
+      .post("/review-queue/:id/approve", guarded(d, "moderation", decide("approve")))
+      .post("/review-queue/:id/deny", guarded(d, "moderation", decide("deny")))
+      .post("/review-queue/:id/escalate", guarded(d, "moderation", decide("escalate")))
       .get("/streams/:slug/audit", guarded(d, "moderation", (_a, { params, query }) => {
         const s = stream(params.slug!);
         if (!s) return apiError("not_found", `no stream ${params.slug}`);

@@ -91,7 +91,7 @@ export function openApiDocument() {
       paths[path]![method] = {
         summary: op.summary,
         description: `Scope: \`${op.scope}\`.`,
-        security: [{ bearer: [] }],
+        security: [{ bearer: [] }, { session: [] }],
         parameters: params,
         ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { "application/json": { schema: { type: "object", properties: op.body, additionalProperties: false } } } } } : {}),
         responses: {
@@ -107,7 +107,10 @@ export function openApiDocument() {
     info: { title: "Hubbub JSON API", version: "1", description: "The host platform's API. Viewer sockets are described in docs/SOCKET.md." },
     paths,
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "an API key (or HUBBUB_ADMIN_API_KEY)" } },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "an API key (or HUBBUB_ADMIN_API_KEY)" },
+        session: { type: "apiKey", in: "cookie", name: "hubbub_session", description: "a dashboard session (`__Host-hubbub_session` behind TLS); state changes also send its X-CSRF-Token; creators and moderators reach only their streams" },
+      },
       schemas: {
         Error: {
           type: "object",

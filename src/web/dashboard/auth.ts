@@ -7,6 +7,7 @@ import type { StreamRecord, Streams } from "../../streams/index.ts";
 import { errorPage } from "../../../views/errors.ts";
 import { CSRF_HEADER, type Viewer } from "../../../views/layout.ts";
 import { htmlResponse, isHtmx, newNonce, redirect, toastResponse } from "./respond.ts";
+import { canManage, canModerate } from "../rights.ts";
 import { sameSecret, type Session, type Sessions } from "./sessions.ts";
 
 export interface Who {
@@ -19,13 +20,7 @@ export interface Who {
 
 export type Ctx = { request: Request; params: Record<string, string>; query: Record<string, string | undefined>; body: unknown };
 
-export function canManage(a: AccountRecord, s: StreamRecord): boolean {
-  return a.role === "admin" || (a.role === "creator" && s.owner_id === a.id);
-}
-
-export function canModerate(streams: Streams, a: AccountRecord, s: StreamRecord): boolean {
-  return canManage(a, s) || streams.isModerator(s.id, a.id);
-}
+export { canManage, canModerate };
 
 export class DashboardAuth {
   readonly cookieName: string;
@@ -78,6 +73,18 @@ export class DashboardAuth {
   csrfOk(req: Request, s: Session): boolean {
     const sent = req.headers.get(CSRF_HEADER);
     return sent !== null && sameSecret(sent, s.csrf);
+  }
+
+  /**
+   * A dashboard session calling the JSON API (PRODUCT.md): the same session cookie, and on a state
+   * change the same-origin and CSRF checks as the dashboard's own forms. Null: no live session.
+   */
+  apiSession(req: Request, mutating: boolean): { account: AccountRecord } | { status: 401 | 403; message: string } | null {
+    const s = this.sessionOf(req);
+    if (!s) return null;
+    if (mutating && !this.sameOrigin(req)) return { status: 403, message: "cross-site requests are refused" };
+    if (mutating && !this.csrfOk(req, s)) return { status: 403, message: `send the session's CSRF token in ${CSRF_HEADER}` };
+    return { account: s.account };
   }
 
   who(s: Session): Who {

@@ -7,6 +7,7 @@ import { Elysia } from "elysia";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { Clock } from "../../runtime/time.ts";
+import type { ApiSessions } from "../api/index.ts";
 import type { Hub } from "../socket/hub.ts";
 import { Assets } from "./assets.ts";
 import { DashboardAuth } from "./auth.ts";
@@ -32,6 +33,8 @@ export interface DashboardDeps extends DomainDoors {
 export class Dashboard {
   readonly feeds: DashboardFeeds;
   readonly sessions: Sessions;
+  /** The JSON API's view of dashboard sessions (cookie, and CSRF on state changes). */
+  readonly apiSessions: ApiSessions;
   private c: DashboardContext;
   private assets = new Assets();
   private sweeper: ReturnType<typeof setInterval> | null = null;
@@ -42,6 +45,7 @@ export class Dashboard {
     this.feeds = new DashboardFeeds({ hub: d.hub, chat: d.chat, streams: d.streams, analytics: d.analytics, data, clock: d.clock, logger: d.logger });
     const auth = new DashboardAuth(this.sessions, d.streams, d.config.publicUrl);
     this.c = { ...d, sessions: this.sessions, auth, feeds: this.feeds, data };
+    this.apiSessions = { authenticate: (req, mutating) => auth.apiSession(req, mutating) };
   }
 
   start(): void {
