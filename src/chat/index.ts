@@ -74,8 +74,11 @@ const RECENT_TOMBSTONES = 1000;
 export const RECOVERY_BYTE_BUDGET = 256 * 1024;
 const MAX_TIMEOUT_S = 14 * 24 * 3600;
 const NONCE = /^[\x21-\x7e]{1,64}$/;
-// A name ends on a letter, digit or underscore, so "@bob." mentions bob.
-const MENTION = /(?<![\p{L}\p{N}_])@([\p{L}\p{N}_](?:[\p{L}\p{N}_.-]{0,28}[\p{L}\p{N}_])?)/gu;
+// An `@` that starts no word's middle ("mail bob@bob" mentions nobody), followed by a name's first
+// character. What follows it (up to a display name's longest, 120 bytes) is matched against the
+// names present (Room.resolveMentions): display names may hold spaces ("@Ada Lovelace").
+const MENTION = /(?<![\p{L}\p{N}_])@(?=[\p{L}\p{N}_])/gu;
+const MENTION_TAIL = 120;
 
 interface Delayed {
   seq: number;
@@ -247,7 +250,7 @@ export class Chat {
   // ---- sending ----
 
   /** `chat:send`. Resolves after the message is durably stored (or refused). Throws on storage failure. */
-  send(stream: StreamRecord, sender: ChatSender, payload: Record<string, unknown>, resolveMentions: (names: string[]) => string[]): Promise<Result<SendReply>> {
+  send(stream: StreamRecord, sender: ChatSender, payload: Record<string, unknown>, resolveMentions: (tails: string[]) => string[]): Promise<Result<SendReply>> {
     for (const k of Object.keys(payload)) if (k !== "body" && k !== "reply_to" && k !== "nonce") return Promise.resolve(refuse("invalid_payload", `unknown field ${k.slice(0, 64)}`));
     const nonce = payload.nonce;
     if (nonce === undefined || nonce === null) return this.doSend(stream, sender, payload, null, resolveMentions);
@@ -264,7 +267,7 @@ export class Chat {
     return p;
   }
 
-  private async doSend(stream: StreamRecord, sender: ChatSender, payload: Record<string, unknown>, nonce: string | null, resolveMentions: (names: string[]) => string[]): Promise<Result<SendReply>> {
+  private async doSend(stream: StreamRecord, sender: ChatSender, payload: Record<string, unknown>, nonce: string | null, resolveMentions: (tails: string[]) => string[]): Promise<Result<SendReply>> {
     const st = this.state(stream);
     const s = stream.settings;
     const privileged = sender.role !== "viewer";
@@ -293,7 +296,7 @@ export class Chat {
     if (refusal) return refusal;
 
     const decision = await this.hook.check(body.value, s, { streamId: stream.id, sender: sender.key });
-    const mentions = resolveMentions([...body.value.matchAll(MENTION)].map((m) => m[1]!));
+    const mentions = resolveMentions([...body.value.matchAll(MENTION)].map((m) => body.value.slice(m.index + 1, m.index + 1 + MENTION_TAIL)));
     const base = { streamId: stream.id, userId: sender.viewerId, userName: sender.name, badges: sender.badges, body: body.value, replyTo, mentions };
     const actor: Actor = { type: "system" };
     const target = sender.viewerId ? { type: "viewer", id: sender.viewerId } : null;

@@ -32,6 +32,9 @@ function metasOf(e: Entry): Meta[] {
   return e instanceof Map ? [...e.values()] : [e];
 }
 
+/** A mention's name ends where the text does not go on with a letter, digit or underscore. */
+const WORD_GOES_ON = /^[\p{L}\p{N}\p{M}_]/u;
+
 export class Presence {
   private entries = new Map<string, Entry>();
   private guests = 0;
@@ -87,12 +90,22 @@ export class Presence {
     if (this.listing) addTo(this.pendingJoins, key, meta);
   }
 
-  /** Keys whose display name equals `lower` case-insensitively (a scan: mentions are rare). */
-  keysNamed(lower: string): string[] {
-    const out: string[] = [];
+  /**
+   * Keys with the longest display name that `text` (lower case) starts with, followed by the end or
+   * a character that cannot continue a word ("bob" in "bob, hi" and "bob." but not in "bobby").
+   * A scan: mentions are rare.
+   */
+  keysNamedAtStartOf(text: string): string[] {
+    let out: string[] = [];
+    let longest = 0;
     for (const [k, e] of this.entries) {
       const name = (e instanceof Map ? e.values().next().value! : e).name;
-      if (name.length === lower.length && name.toLocaleLowerCase("en-US") === lower) out.push(k);
+      if (name.length === 0 || name.length > text.length + 8) continue; // (lower case may change lengths a little)
+      const lower = name.toLocaleLowerCase("en-US");
+      const n = lower.length;
+      if (n < longest || !text.startsWith(lower) || WORD_GOES_ON.test(text.slice(n, n + 2))) continue;
+      if (n > longest) (out = []), (longest = n);
+      out.push(k);
     }
     return out;
   }

@@ -354,5 +354,19 @@ describe("mentions", () => {
     expect(await mentions("thanks @bob!")).toEqual(["bob-2"]);
     expect(await mentions("see you tomorrow @bob.")).toEqual(["bob-2"]);
     expect(await mentions("is that you @bob?")).toEqual(["bob-2"]);
+    expect(await mentions("hi @bobby")).toEqual([]); // a longer word is not bob
+  });
+
+  test("display names with spaces are mentioned whole; the longest name present wins", async () => {
+    const { mentions } = await mentionRoom("rules-mention-spaces");
+    await join("ada-1", "rules-mention-spaces", { name: "Ada Lovelace" });
+    expect(await mentions("hey @Ada Lovelace, welcome")).toEqual(["ada-1"]);
+    expect(await mentions("hey @ada lovelace")).toEqual(["ada-1"]);
+    expect(await mentions("hey @Ada")).toEqual([]); // nobody is called just Ada
+    await join("ada-2", "rules-mention-spaces", { name: "Ada" });
+    expect(await mentions("hey @Ada Lovelace and @Ada!")).toEqual(["ada-1", "ada-2"]);
+    expect(await mentions("hey @Ada Lovelaces")).toEqual(["ada-2"]); // "Ada Lovelace" goes on: only Ada fits
+    await join("eve-1", "rules-mention-spaces", { name: "Ève Über" });
+    expect(await mentions("salut @ève über 👋")).toEqual(["eve-1"]);
   });
 });

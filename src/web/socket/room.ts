@@ -18,11 +18,15 @@ export class Room {
     this.presence = new Presence(stream.settings.presence_list_max);
   }
 
-  /** `@name` -> viewer id when exactly one signed-in viewer here has that name; unknown or ambiguous: none. */
-  resolveMentions(names: string[]): string[] {
+  /**
+   * The text after each `@` -> the viewer id of the signed-in viewer here whose display name it
+   * starts with (case-insensitively, up to a word's end; the longest such name wins, so "@Ada
+   * Lovelace" beats "@Ada"); unknown or ambiguous (two viewers share that name): none.
+   */
+  resolveMentions(tails: string[]): string[] {
     const out = new Set<string>();
-    for (const n of new Set(names.map((x) => x.toLocaleLowerCase("en-US")))) {
-      const ids = this.presence.keysNamed(n);
+    for (const t of new Set(tails.map((x) => x.toLocaleLowerCase("en-US")))) {
+      const ids = this.presence.keysNamedAtStartOf(t);
       if (ids.length === 1) out.add(ids[0]!);
     }
     return [...out];
