@@ -180,6 +180,37 @@
     if (chatBox && stick) chatBox.scrollTop = chatBox.scrollHeight;
   }).observe(document.body, { childList: true, subtree: true });
 
+  // ---- keyboard focus while panels re-render ----
+  // A decided item leaves the queue with its focused button: focus moves to the same button of the
+  // item that took its place (the next one, else the previous), not to <body>.
+  var decidedFrom = null;
+  document.addEventListener("click", function (e) {
+    var b = e.target instanceof Element ? e.target.closest("#review-queue button[data-verdict]") : null;
+    if (!b) return;
+    var item = b.closest("li");
+    var near = item && (item.nextElementSibling || item.previousElementSibling);
+    decidedFrom = { verdict: b.dataset.verdict, near: near ? near.id : null };
+  });
+  // Live fragments replace whole panels: the focused control (stable ids) gets its focus back.
+  var keepFocus = null;
+  document.addEventListener("htmx:before:swap", function () {
+    var a = document.activeElement;
+    keepFocus = a && a !== document.body && a.id ? a.id : null;
+  });
+  document.addEventListener("htmx:after:swap", function () {
+    var a = document.activeElement;
+    if (keepFocus && (!a || a === document.body || !a.isConnected)) {
+      var again = document.getElementById(keepFocus);
+      if (again) again.focus({ preventScroll: true });
+    }
+    keepFocus = null;
+    if (!decidedFrom || (document.activeElement && document.activeElement !== document.body)) return;
+    var near = decidedFrom.near && document.getElementById(decidedFrom.near);
+    var target = near && (near.querySelector('button[data-verdict="' + decidedFrom.verdict + '"]') || near.querySelector("button"));
+    if (target) target.focus();
+    decidedFrom = null;
+  });
+
   // ---- the live feed's state ----
   function feedState(state, text) {
     var el = document.getElementById("feed-state");

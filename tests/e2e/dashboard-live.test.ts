@@ -182,6 +182,28 @@ test("a held message is approved from the review queue and published", async () 
   await card.screenshot({ path: `${ARTIFACTS}/dashboard-viewer-card.png` });
 });
 
+test("keyboard focus stays put while the queue re-renders, and moves to the next item after a decision", async () => {
+  await mod.goto(`${s.http}/dashboard/streams/${SLUG}`);
+  await feedConnected(mod);
+  // One held message per viewer (three of one viewer would escalate them to admins).
+  const held = async (sub: string, body: string) => {
+    const r = await (await newViewer(sub)).send({ body });
+    expect(r.response.status).toBe("held");
+    await mod.locator(`#rq-${r.response.held_id}`).waitFor({ timeout: 20_000 });
+    return r.response.held_id as string;
+  };
+  const a = await held("v-focus-a", "first https://example.com/a");
+  const b = await held("v-focus-b", "second https://example.com/b");
+  await mod.locator(`#rq-${a}-deny`).focus();
+  const c = await held("v-focus-c", "third https://example.com/c"); // the queue re-renders around the focused button
+  const focused = () => mod.evaluate(() => document.activeElement?.id ?? "");
+  expect(await focused()).toBe(`rq-${a}-deny`);
+  await mod.keyboard.press("Enter"); // deny the first, from the keyboard
+  await waitFor("the first item to leave the queue", async () => (await mod.locator(`#rq-${a}`).count()) === 0, 20_000);
+  await waitFor("focus on the next item's Deny", async () => (await focused()) === `rq-${b}-deny`, 20_000);
+  for (const id of [b, c]) expect((await s.api("POST", `/api/v1/review-queue/${id}/deny`, {})).status).toBe(200);
+}, 60_000);
+
 test("a poll is opened on the dashboard, voted on by viewers and closed", async () => {
   const v2 = await newViewer("v2");
   const polls: Array<{ event: string; payload: any }> = [];

@@ -47,7 +47,7 @@ export function pollPanel(slug: string, poll: PollView | null): Html {
     })}
   </ol>
   <p class="muted small"><span class="poll-total">${number(poll.total)}</span> votes · ${open ? html`closes ${time(poll.closes_at)}` : html`closed`}</p>
-  ${open ? html`<button type="button" class="btn btn-sm" hx-post="${`/dashboard/streams/${slug}/polls/close`}" hx-vals="${JSON.stringify({ poll_id: poll.id })}" hx-swap="none">Close poll</button>` : null}
+  ${open ? html`<button type="button" id="poll-close" class="btn btn-sm" hx-post="${`/dashboard/streams/${slug}/polls/close`}" hx-vals="${JSON.stringify({ poll_id: poll.id })}" hx-swap="none">Close poll</button>` : null}
 </div>`;
 }
 

@@ -18,8 +18,10 @@ function scores(item: QueueItem): Html | null {
   </ul>`;
 }
 
+// Stable ids: htmx gives focus back to the element with the focused one's id after a swap, so a
+// keyboard user keeps their place while the queue re-renders around them.
 function decideButton(slug: string, item: QueueItem, verdict: "approve" | "deny" | "escalate", label: string, cls: string): Html {
-  return html`<button type="button" class="${`btn btn-sm ${cls}`}" hx-post="${`/dashboard/streams/${slug}/review/${verdict}`}" hx-vals="${json({ id: item.id })}" hx-swap="none">${label}</button>`;
+  return html`<button type="button" id="${`rq-${item.id}-${verdict}`}" data-verdict="${verdict}" class="${`btn btn-sm ${cls}`}" hx-post="${`/dashboard/streams/${slug}/review/${verdict}`}" hx-vals="${json({ id: item.id })}" hx-swap="none">${label}</button>`;
 }
 
 export function queueItem(slug: string, item: QueueItem): Html {
