@@ -150,6 +150,9 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     chat.addEraser({ name: "analytics", erase: (tx, id) => ({ count: "queued", detail: analytics.queueErasure(tx, id) }), after: (_id, e) => analytics.erased(e as PendingErasure) });
 
     // 5. The viewer socket hub and the HTTP server.
+    // phoenix.js heartbeats every 30 s: a shorter idle timeout closes quiet, healthy viewers (tests
+    // use one with clients that heartbeat faster).
+    if (config.socketIdleTimeoutS < 35) logger.warn("HUBBUB_SOCKET_IDLE_TIMEOUT_S is under phoenix.js's 30 s heartbeat: quiet viewers will be closed as idle", { seconds: config.socketIdleTimeoutS });
     const hub = new Hub({ chat, reactions, polls, analytics, streams, viewers, accounts, clock, logger, metrics, idleTimeoutMs: config.socketIdleTimeoutS * 1000 });
     streams.setListener(hub);
     chat.setListener(hub);

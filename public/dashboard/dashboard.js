@@ -124,6 +124,18 @@
   }
 
   // A line may arrive twice (the page and a replay of the same moment): keep one, a tombstone wins.
+  // A line marked pending (held back by the chat delay) loses its mark once viewers have it, also
+  // when its visible copy never reaches this page (lines skipped under a flood). 1 s of slack.
+  function unmarkLater(li) {
+    var ms = Number(li.getAttribute("data-pending-ms")) || 0;
+    setTimeout(function () {
+      if (!li.isConnected || !li.classList.contains("msg-pending")) return;
+      li.classList.remove("msg-pending");
+      var note = li.querySelector(".pending-note");
+      if (note) note.remove();
+    }, ms + 1000);
+  }
+
   // One line per message: a tombstone wins; else the visible version wins over the one marked
   // pending (held back by the chat delay), and it takes the place of the first copy.
   function dedupe(el) {
@@ -163,6 +175,7 @@
     localizeTimes(node);
     if (node.classList.contains("toast")) expire(node);
     if (node.classList.contains("msg")) dedupe(node);
+    if (node.classList.contains("msg-pending")) unmarkLater(node);
     if (node.id === "viewer-card" && !node.classList.contains("empty-card")) node.focus({ preventScroll: false });
     var hosts = node.matches("[data-chart]") ? [node] : node.querySelectorAll("[data-chart]");
     for (var i = 0; i < hosts.length; i++) makeChart(hosts[i]);
@@ -241,6 +254,7 @@
   function init() {
     localizeTimes(document);
     document.querySelectorAll(".toast").forEach(expire);
+    document.querySelectorAll(".msg-pending").forEach(unmarkLater);
     document.querySelectorAll("[data-chart]").forEach(makeChart);
     watchChat();
   }

@@ -52,7 +52,7 @@ export interface JoinHistory {
 /** A change in the review queue, for live dashboards (they subscribe with `onQueue`). */
 export interface QueueEvent {
   stream_id: string;
-  change: "added" | "approved" | "denied" | "escalated" | "expired" | "removed";
+  change: "added" | "approved" | "denied" | "escalated" | "expired" | "removed" | "updated";
   item: ReturnType<typeof store.queueView>;
 }
 
@@ -144,7 +144,6 @@ export class Chat {
     return () => this.queueListeners.delete(fn);
   }
 
-  /** `rows`: items already gone from the table (an erasure), as they were. */
   /** Messages waiting out the chat delay, and deletions of them (see DelayedEvent). Returns the unsubscribe. */
   onDelayed(fn: (e: DelayedEvent) => void): () => void {
     this.delayedListeners.add(fn);
@@ -159,6 +158,7 @@ export class Chat {
     }
   }
 
+  /** `rows`: items already gone from the table (an erasure), as they were. */
   private queueChanged(change: QueueEvent["change"], ids: string[], rows?: store.QueueRow[]): void {
     if (this.queueListeners.size === 0) return;
     for (const row of rows ?? ids.map((id) => store.findQueueItem(this.db, id))) {
@@ -501,6 +501,10 @@ export class Chat {
     }
     if (item.status !== "pending" && item.status !== "escalated") return refuse("conflict", `this item is already ${item.status}`);
     if (verdict === "escalate" && item.status === "escalated") return refuse("conflict", "this item is already escalated");
+    // Moderators escalate to admins, who decide escalated items (API keys act for the platform). Held
+    // in the write too: an item escalated between this read and the commit answers conflict.
+    const escalatedToo = !(actor.type === "account" && actor.role !== "admin");
+    if (!escalatedToo && item.status === "escalated") return refuse("forbidden", "escalated items are decided by an admin");
     const stream = this.streams.findById(item.stream_id);
     if (!stream) return refuse("not_found", "the stream of this item is gone");
     const st = this.state(stream);
@@ -518,7 +522,7 @@ export class Chat {
           replyTo: item.reply_to, mentions: JSON.parse(item.mentions), createdAt: now, visibleAt: now, scores: item.scores ? JSON.parse(item.scores) : null,
         });
       }
-      if (!store.decideQueueItem(this.db, id, status, by, reason, now, seq)) throw new ConflictError();
+      if (!store.decideQueueItem(this.db, id, status, by, reason, now, seq, escalatedToo)) throw new ConflictError();
       recordAudit(this.db, { at: now, actor, action: verdict === "approve" ? AUDIT.approve : verdict === "deny" ? AUDIT.deny : AUDIT.escalate, streamId: stream.id, target: { type: "review_item", id }, reason, data: { kind: item.kind, seq: seq ?? item.target_seq, user_id: item.user_id } });
       if (verdict === "approve" && isReport && item.target_seq !== null) {
         const msg = store.findMessage(this.db, stream.id, item.target_seq);
@@ -634,6 +638,7 @@ export class Chat {
     const byStream = new Map<string, number[]>();
     let held = 0;
     let removed: store.QueueRow[] = [];
+    let reported: string[] = [];
     const others: Record<string, number | string> = {};
     const details: unknown[] = [];
     await this.gc.run(() => {
@@ -650,6 +655,7 @@ export class Chat {
       removed = this.db.query<store.QueueRow, [string]>("SELECT * FROM review_queue WHERE user_id = ?").all(viewerId);
       held = this.db.query("DELETE FROM review_queue WHERE user_id = ?").run(viewerId).changes;
       // Reports they filed about others' messages stay for the moderators, without their id.
+      reported = this.db.query<{ id: string }, [string]>("SELECT id FROM review_queue WHERE reporter_id = ?").all(viewerId).map((r) => r.id);
       this.db.query("UPDATE review_queue SET reporter_id = NULL WHERE reporter_id = ?").run(viewerId);
       this.db.query("DELETE FROM chat_nonces WHERE viewer_key = ?").run(viewerId);
       details.length = 0;
@@ -664,6 +670,7 @@ export class Chat {
     });
     this.erasers.forEach((e, i) => e.after?.(viewerId, details[i]));
     this.queueChanged("removed", [], removed); // (open dashboards drop the items)
+    this.queueChanged("updated", reported); // (and show their reports without their id)
     // Mentions of the viewer were scrubbed in other streams' messages too.
     for (const st of this.streamsState.values()) st.lastHistory = null;
     for (const [streamId, seqs] of byStream) {

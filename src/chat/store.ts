@@ -191,8 +191,10 @@ export function findQueueItem(db: Database, id: string): QueueRow | undefined {
   return db.query<QueueRow, [string]>("SELECT * FROM review_queue WHERE id = ?").get(id) ?? undefined;
 }
 
-export function decideQueueItem(db: Database, id: string, status: string, by: string | null, reason: string | null, at: number, seq: number | null): boolean {
-  return db.query("UPDATE review_queue SET status = ?, decided_by = ?, decision_reason = ?, decided_at = ?, seq = ? WHERE id = ? AND status IN ('pending', 'escalated')").run(status, by, reason, at, seq, id).changes > 0;
+/** False when the item was not open (decided meanwhile; or escalated, unless `escalatedToo`). */
+export function decideQueueItem(db: Database, id: string, status: string, by: string | null, reason: string | null, at: number, seq: number | null, escalatedToo = true): boolean {
+  const open = escalatedToo ? "('pending', 'escalated')" : "('pending')";
+  return db.query(`UPDATE review_queue SET status = ?, decided_by = ?, decision_reason = ?, decided_at = ?, seq = ? WHERE id = ? AND status IN ${open}`).run(status, by, reason, at, seq, id).changes > 0;
 }
 
 export function listQueue(db: Database, streamId: string, status: string | null, afterId: string | null, limit: number): QueueRow[] {

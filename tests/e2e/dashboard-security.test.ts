@@ -268,10 +268,19 @@ describe("a dashboard session calls the JSON API (PRODUCT.md), with the dashboar
     expect(await status(creator, "GET", "/api/v1/streams/other-show/audit")).toBe(403);
     expect(await status(creator, "PATCH", "/api/v1/streams/other-show", { title: "mine now" })).toBe(403);
     expect(await status(creator, "GET", "/api/v1/streams/no-such-show/chat")).toBe(404);
-    // Routes that name no stream (lists, creation) and admin routes: API keys and admins only.
+    // Routes that name no stream (lists) and admin routes: API keys and admins only.
     for (const [m, p] of [["GET", "/api/v1/streams"], ["GET", "/api/v1/accounts"], ["POST", "/api/v1/viewers/v1/revoke"]] as const) {
       expect({ p, status: await status(creator, m, p) }).toEqual({ p, status: 403 });
     }
+    // As on the dashboard: a creator creates streams they own, and assigns their moderators.
+    expect(await status(creator, "POST", "/api/v1/streams", { slug: "carla-api", title: "Made over the API" })).toBe(201);
+    expect((await s.api("GET", "/api/v1/streams/carla-api")).body.owner).toBe("carla");
+    expect(await status(creator, "POST", "/api/v1/streams", { slug: "carla-gift", title: "x", owner: "other-creator" })).toBe(403);
+    expect(await status(mod, "POST", "/api/v1/streams", { slug: "mod-api", title: "x" })).toBe(403);
+    expect(await status(creator, "PUT", "/api/v1/streams/carla-api/moderators/moana")).toBe(200);
+    expect(await status(creator, "PUT", "/api/v1/streams/other-show/moderators/moana")).toBe(403);
+    expect(await status(mod, "PUT", "/api/v1/streams/carla-show/moderators/moana")).toBe(403);
+    expect(await status(creator, "DELETE", "/api/v1/streams/carla-api/moderators/moana")).toBe(200);
     expect(await status(admin, "GET", "/api/v1/accounts")).toBe(200);
     expect(await status(admin, "GET", "/api/v1/streams/other-show/audit")).toBe(200);
     expect((await fetch(`${s.http}/api/v1/streams/carla-show/chat`)).status).toBe(401); // no key, no session

@@ -24,12 +24,16 @@ function modButton(slug: string, label: string, vals: Record<string, unknown>, c
   return html`<button type="button" class="${`act ${cls}`}" hx-post="${`/dashboard/streams/${slug}/moderate`}" hx-vals="${json(vals)}" hx-swap="none"${confirm ? html` hx-confirm="${confirm}"` : null}>${label}</button>`;
 }
 
-/** A message as the dashboard shows it: `pending_until` while the chat delay holds it back from viewers. */
-export type DashboardMessage = MessageView & { pending_until?: string };
+/**
+ * A message as the dashboard shows it: `pending_until` while the chat delay holds it back from
+ * viewers, and `pending_ms`, how long that was when rendered (the page drops the mark then, in case
+ * its visible copy was among lines skipped under a flood).
+ */
+export type DashboardMessage = MessageView & { pending_until?: string; pending_ms?: number };
 
 export function chatLine(slug: string, m: DashboardMessage): Html {
   const uid = m.user.id;
-  return html`<li id="${`msg-${m.seq}`}" class="${m.pending_until ? "msg msg-pending" : "msg"}" data-seq="${m.seq}">
+  return html`<li id="${`msg-${m.seq}`}" class="${m.pending_until ? "msg msg-pending" : "msg"}" data-seq="${m.seq}"${m.pending_until ? html` data-pending-ms="${Math.max(0, Math.round(m.pending_ms ?? 0))}"` : null}>
   <span class="msg-meta">${time(m.at)}${mark(m.body)}${m.pending_until ? html`<span class="pending-note">viewers see it at ${time(m.pending_until)}</span>` : null}</span>
   <span class="msg-who">${viewerLink(slug, m.user)}${m.user.badges.map((b) => html`<span class="badge">${b}</span>`)}</span>
   <span class="msg-body">${m.body}</span>

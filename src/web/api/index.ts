@@ -62,7 +62,14 @@ const ROLE_SCOPES: Record<Role, readonly Scope[]> = { admin: SCOPES, creator: ["
  * checks the scope, and for a session of a creator or moderator the stream the route acts on (routes
  * that name none are for keys and admins), then runs the handler with the actor.
  */
-function guarded(d: ApiDeps, scope: Scope, handler: (actor: Actor, ctx: Ctx) => Response | Promise<Response>) {
+/**
+ * How a creator's or moderator's session may use a route whose key scope says otherwise, as the
+ * dashboard allows: "manage" (the stream's owner: moderator assignment), "creators" (creating a
+ * stream, which they then own).
+ */
+type SessionRule = "manage" | "creators";
+
+function guarded(d: ApiDeps, scope: Scope, handler: (actor: Actor, ctx: Ctx) => Response | Promise<Response>, rule?: SessionRule) {
   return (ctx: Ctx) => {
     const auth = ctx.request.headers.get("authorization");
     if (auth !== null) {
@@ -80,11 +87,12 @@ function guarded(d: ApiDeps, scope: Scope, handler: (actor: Actor, ctx: Ctx) => 
     if (session === null) return apiError("unauthenticated", "send Authorization: Bearer <api key>, or call from a logged-in dashboard session");
     if ("status" in session) return apiError(session.status === 401 ? "unauthenticated" : "forbidden", session.message);
     const a = session.account;
+    if (a.role === "creator" && rule === "creators") return handler({ type: "account", id: a.id, username: a.username, role: a.role }, ctx);
     if (a.role !== "admin") {
-      if (!ROLE_SCOPES[a.role].includes(scope)) return apiError("forbidden", `a ${a.role}'s session cannot use ${scope} routes`);
+      if (rule !== "manage" && !ROLE_SCOPES[a.role].includes(scope)) return apiError("forbidden", `a ${a.role}'s session cannot use ${scope} routes`);
       const st = streamOf(d, ctx);
       if (st === null) return apiError("forbidden", "this route takes an API key or an admin's session");
-      if (st && !(scope === "moderation" ? canModerate(d.streams, a, st) : canManage(a, st))) {
+      if (st && !(scope === "moderation" && rule !== "manage" ? canModerate(d.streams, a, st) : canManage(a, st))) {
         return apiError("forbidden", scope === "moderation" ? "you do not moderate this stream" : "only the stream's owner and admins may do this");
       }
     }
@@ -112,8 +120,6 @@ export function apiRoutes(d: ApiDeps) {
   const decide = (verdict: "approve" | "deny" | "escalate") => async (actor: Actor, { params, body }: Ctx) => {
     const b = optionalObjectBody(body);
     if (b instanceof Response) return b;
-    // As on the dashboard: moderators escalate to admins, who decide escalated items.
-    if (actor.type === "account" && actor.role !== "admin" && chat.queueItem(params.id!)?.status === "escalated") return apiError("forbidden", "escalated items are decided by an admin");
     return respond(await chat.decide(actor, params.id!, verdict, b));
   };
   return (
@@ -122,8 +128,10 @@ export function apiRoutes(d: ApiDeps) {
       .post("/streams", guarded(d, "streams", (actor, { body }) => {
         const b = objectBody(body);
         if (b instanceof Response) return b;
+        // A creator's session creates streams of their own (the domain makes them the owner).
+        if (actor.type === "account" && actor.role !== "admin" && b.owner !== undefined && b.owner !== actor.username) return apiError("forbidden", "a creator creates streams they own", { fields: { owner: "only admins name another owner" } });
         return respond(streams.create(actor, b), 201, (s) => streams.apiView(s));
-      }))
+      }, "creators"))
       .get("/streams", guarded(d, "streams", (_a, { query }) => {
         const p = parsePaging(query);
         if (p instanceof Response) return p;
@@ -140,8 +148,8 @@ export function apiRoutes(d: ApiDeps) {
       }))
       .post("/streams/:slug/live", guarded(d, "streams", (actor, { params }) => respond(streams.goLive(actor, params.slug!), 201)))
       .post("/streams/:slug/end", guarded(d, "streams", (actor, { params }) => respond(streams.end(actor, params.slug!))))
-      .put("/streams/:slug/moderators/:username", guarded(d, "admin", (actor, { params }) => respond(streams.setModerator(actor, params.slug!, params.username!, true))))
-      .delete("/streams/:slug/moderators/:username", guarded(d, "admin", (actor, { params }) => respond(streams.setModerator(actor, params.slug!, params.username!, false))))
+      .put("/streams/:slug/moderators/:username", guarded(d, "admin", (actor, { params }) => respond(streams.setModerator(actor, params.slug!, params.username!, true)), "manage"))
+      .delete("/streams/:slug/moderators/:username", guarded(d, "admin", (actor, { params }) => respond(streams.setModerator(actor, params.slug!, params.username!, false)), "manage"))
       // ---- chat history and export ----
       .get("/streams/:slug/chat", guarded(d, "moderation", (_a, { params, query }) => {
         const s = stream(params.slug!);

@@ -131,7 +131,7 @@ export class DashboardFeeds {
       const f = this.byId.get(e.stream_id);
       if (!f) return;
       if ("deleted" in e) for (const seq of e.deleted) f.pending.deleted.add(seq);
-      else this.addMessage(f, { ...e.message, pending_until: e.visible_at });
+      else this.addMessage(f, { ...e.message, pending_until: e.visible_at, pending_ms: Date.parse(e.visible_at) - this.d.clock.now() });
     }));
     this.timers.push(setInterval(() => this.flushAll(), FLUSH_MS));
     this.timers.push(setInterval(() => this.tickAll(), TICK_MS));
@@ -223,7 +223,7 @@ export class DashboardFeeds {
     }
   }
 
-  /** Once a second: stream row, audit rows, reaction decay; every other second a metrics sample. */
+  /** Once a second: stream row, audit rows, reaction decay, a metrics sample. */
   private tickAll(): void {
     const now = this.d.clock.now();
     for (const f of [...this.bySlug.values()]) {

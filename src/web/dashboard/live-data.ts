@@ -41,7 +41,7 @@ export class LiveData {
     return rows.map((r) => {
       if ("deleted" in r) return { seq: r.seq, deleted: true as const };
       const m = stripVisible(r as MessageView & { visible_at?: string });
-      return r.visible_at && Date.parse(r.visible_at) > now ? { ...m, pending_until: r.visible_at } : m;
+      return r.visible_at && Date.parse(r.visible_at) > now ? { ...m, pending_until: r.visible_at, pending_ms: Date.parse(r.visible_at) - now } : m;
     });
   }
 

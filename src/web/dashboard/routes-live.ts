@@ -88,10 +88,9 @@ export function liveRoutes(c: DashboardContext) {
         const id = formOf(body).id ?? "";
         const item = data.queueItemOf(s, id);
         if (!item) return toastResponse("error", "That review item is not in this stream's queue.", 404);
-        if (item.status === "escalated" && who.account.role !== "admin") return toastResponse("error", "Escalated items are decided by an admin.", 403);
-        const r = await c.chat.decide(who.actor, id, verdict, {});
+        const r = await c.chat.decide(who.actor, id, verdict, {}); // (escalated items: admins only, held by the domain)
         const queue = partial("#review-queue", "outerHTML", queuePanel(s.slug, data.queue(s)));
-        if (!r.ok) return htmlResponse(html`${queue}${toast("error", r.message)}`, { status: r.code === "conflict" ? 409 : 400 });
+        if (!r.ok) return htmlResponse(html`${queue}${toast("error", r.code === "forbidden" ? "Escalated items are decided by an admin." : r.message)}`, { status: r.code === "conflict" ? 409 : r.code === "forbidden" ? 403 : 400 });
         const done = verdict === "approve" ? (item.kind === "report" ? "Report upheld: message deleted." : "Approved and published.") : verdict === "deny" ? (item.kind === "report" ? "Report dismissed." : "Denied.") : "Escalated to the admins.";
         return htmlResponse(html`${queue}${toast("ok", done)}`);
       }))
