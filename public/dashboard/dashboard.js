@@ -205,12 +205,20 @@
     decidedFrom = { verdict: b.dataset.verdict, near: near ? near.id : null };
   });
   // Live fragments replace whole panels: the focused control (stable ids) gets its focus back.
+  // Reasons typed into review items survive those re-renders too.
   var keepFocus = null;
+  var typed = {};
   document.addEventListener("htmx:before:swap", function () {
     var a = document.activeElement;
     keepFocus = a && a !== document.body && a.id ? a.id : null;
+    typed = {};
+    document.querySelectorAll("input.rq-reason").forEach(function (i) { if (i.value) typed[i.id] = i.value; });
   });
   document.addEventListener("htmx:after:swap", function () {
+    Object.keys(typed).forEach(function (id) {
+      var i = document.getElementById(id);
+      if (i && !i.value) i.value = typed[id];
+    });
     var a = document.activeElement;
     if (keepFocus && (!a || a === document.body || !a.isConnected)) {
       var again = document.getElementById(keepFocus);

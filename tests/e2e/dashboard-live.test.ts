@@ -204,6 +204,33 @@ test("keyboard focus stays put while the queue re-renders, and moves to the next
   for (const id of [b, c]) expect((await s.api("POST", `/api/v1/review-queue/${id}/deny`, {})).status).toBe(200);
 }, 60_000);
 
+test("a report is upheld with a timeout and a reason typed on the item, which survives the queue re-rendering", async () => {
+  await mod.goto(`${s.http}/dashboard/streams/${SLUG}`);
+  await feedConnected(mod);
+  const rude = await newViewer("v-rude");
+  const reporter = await newViewer("v-reporter");
+  const msg = await rude.publish("you are all terrible");
+  const r = await push(reporter.ch, "chat:report", { seq: msg.seq, reason: "insults" });
+  expect(r.status).toBe("ok");
+  const id = r.response.report_id as string;
+  const item = mod.locator(`#rq-${id}`);
+  await item.waitFor({ timeout: 20_000 });
+  expect(await item.innerText()).toContain(`message #${msg.seq}`);
+  await mod.locator(`#rq-${id}-reason`).fill("insulting the chat");
+  // Another item arrives meanwhile: the queue re-renders, the typed reason stays.
+  const other = await (await newViewer("v-linker")).send({ body: "free stuff https://example.com/free" });
+  await mod.locator(`#rq-${other.response.held_id}`).waitFor({ timeout: 20_000 });
+  expect(await mod.locator(`#rq-${id}-reason`).inputValue()).toBe("insulting the chat");
+  await mod.locator("#review-queue").screenshot({ path: `${ARTIFACTS}/dashboard-live-report.png` });
+  await mod.locator(`#rq-${id}-timeout`).click();
+  await waitFor("the report to leave the queue", async () => (await mod.locator(`#rq-${id}`).count()) === 0, 20_000);
+  await rude.waitEvent("chat:delete", (p) => p.seqs.includes(msg.seq), "the upheld report's message deleted", 20_000);
+  const audit = (await s.api("GET", `/api/v1/streams/${SLUG}/audit?action=moderation.timeout`)).body.data;
+  expect(audit.find((a: any) => a.target.id === "v-rude")).toMatchObject({ reason: "insulting the chat", actor: { type: "account" } });
+  expect((await s.api("POST", `/api/v1/review-queue/${other.response.held_id}/deny`, {})).status).toBe(200);
+  expect((await s.api("POST", `/api/v1/streams/${SLUG}/moderation`, { action: "unban", user_id: "v-rude" })).status).toBe(200);
+}, 60_000);
+
 test("a poll is opened on the dashboard, voted on by viewers and closed", async () => {
   const v2 = await newViewer("v2");
   const polls: Array<{ event: string; payload: any }> = [];

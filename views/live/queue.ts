@@ -20,8 +20,12 @@ function scores(item: QueueItem): Html | null {
 
 // Stable ids: htmx gives focus back to the element with the focused one's id after a swap, so a
 // keyboard user keeps their place while the queue re-renders around them.
-function decideButton(slug: string, item: QueueItem, verdict: "approve" | "deny" | "escalate", label: string, cls: string): Html {
-  return html`<button type="button" id="${`rq-${item.id}-${verdict}`}" data-verdict="${verdict}" class="${`btn btn-sm ${cls}`}" hx-post="${`/dashboard/streams/${slug}/review/${verdict}`}" hx-vals="${json({ id: item.id })}" hx-swap="none">${label}</button>`;
+// Each decision sends the item's reason field along (hx-include); an upheld report may also time out
+// or ban its author.
+function decideButton(slug: string, item: QueueItem, verdict: "approve" | "deny" | "escalate", label: string, cls: string, o: { penalty?: "timeout" | "ban"; confirm?: string } = {}): Html {
+  const id = `rq-${item.id}-${o.penalty ?? verdict}`;
+  const vals = { id: item.id, ...(o.penalty === "timeout" ? { timeout_s: 600 } : o.penalty === "ban" ? { ban: "true" } : {}) };
+  return html`<button type="button" id="${id}" data-verdict="${verdict}" class="${`btn btn-sm ${cls}`}" hx-post="${`/dashboard/streams/${slug}/review/${verdict}`}" hx-vals="${json(vals)}" hx-include="${`#rq-${item.id}-reason`}" hx-swap="none"${o.confirm ? html` hx-confirm="${o.confirm}"` : null}>${label}</button>`;
 }
 
 export function queueItem(slug: string, item: QueueItem): Html {
@@ -41,7 +45,11 @@ export function queueItem(slug: string, item: QueueItem): Html {
     : item.reasons.length ? html`<p class="reasons small"><span class="muted">Held for</span> ${(item.reasons as string[]).map((r) => html`<span class="chip chip-sm">${r.replace(/_/g, " ")}</span>`)}</p>` : null}
   ${scores(item)}
   <div class="${escalated ? "rq-actions admin-only" : "rq-actions"}" role="group" aria-label="Decide">
+    <label class="sr-only" for="${`rq-${item.id}-reason`}">Reason (optional)</label>
+    <input id="${`rq-${item.id}-reason`}" class="rq-reason" name="reason" type="text" maxlength="500" placeholder="Reason (optional)" autocomplete="off">
     ${decideButton(slug, item, "approve", approveLabel, "btn-ok")}
+    ${item.kind === "report" && item.user.id ? decideButton(slug, item, "approve", "Uphold + timeout 10m", "", { penalty: "timeout" }) : null}
+    ${item.kind === "report" && item.user.id ? decideButton(slug, item, "approve", "Uphold + ban", "btn-danger", { penalty: "ban", confirm: `Delete the message and ban ${item.user.name} from this stream?` }) : null}
     ${decideButton(slug, item, "deny", denyLabel, "")}
     ${escalated ? null : decideButton(slug, item, "escalate", "Escalate", "btn-ghost")}
   </div>

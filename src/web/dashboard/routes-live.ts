@@ -85,13 +85,20 @@ export function liveRoutes(c: DashboardContext) {
       .post("/dashboard/streams/:slug/review/:verdict", auth.streamGuard("moderate", { mutating: true }, async (who, s, { params, body }) => {
         const verdict = VERDICTS.find((v) => v === params.verdict);
         if (!verdict) return toastResponse("error", "approve, deny or escalate", 404);
-        const id = formOf(body).id ?? "";
+        const f = formOf(body);
+        const id = f.id ?? "";
         const item = data.queueItemOf(s, id);
         if (!item) return toastResponse("error", "That review item is not in this stream's queue.", 404);
-        const r = await c.chat.decide(who.actor, id, verdict, {}); // (escalated items: admins only, held by the domain)
+        // The item's reason field, and for an upheld report a timeout or ban of its author.
+        const input: Record<string, unknown> = {};
+        if ((f.reason ?? "").trim()) input.reason = f.reason;
+        if (f.timeout_s !== undefined) input.timeout_s = intOrText(f.timeout_s);
+        if (f.ban === "true") input.ban = true;
+        const r = await c.chat.decide(who.actor, id, verdict, input); // (escalated items: admins only, held by the domain)
         const queue = partial("#review-queue", "outerHTML", queuePanel(s.slug, data.queue(s)));
         if (!r.ok) return htmlResponse(html`${queue}${toast("error", r.code === "forbidden" ? "Escalated items are decided by an admin." : r.message)}`, { status: r.code === "conflict" ? 409 : r.code === "forbidden" ? 403 : 400 });
-        const done = verdict === "approve" ? (item.kind === "report" ? "Report upheld: message deleted." : "Approved and published.") : verdict === "deny" ? (item.kind === "report" ? "Report dismissed." : "Denied.") : "Escalated to the admins.";
+        const penalty = input.ban ? " Author banned." : input.timeout_s !== undefined ? " Author timed out." : "";
+        const done = verdict === "approve" ? (item.kind === "report" ? `Report upheld: message deleted.${penalty}` : "Approved and published.") : verdict === "deny" ? (item.kind === "report" ? "Report dismissed." : "Denied.") : "Escalated to the admins.";
         return htmlResponse(html`${queue}${toast("ok", done)}`);
       }))
       // ---- polls ----
