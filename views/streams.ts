@@ -12,6 +12,15 @@ export interface StreamRow {
   live_since: string | null;
   moderators: string[];
   canManage: boolean;
+  /** Open review items: waiting for a moderator, and escalated to admins. */
+  queue: { pending: number; escalated: number };
+}
+
+function queueBadge(s: StreamRow): Html | null {
+  const { pending, escalated } = s.queue;
+  if (!pending && !escalated) return null;
+  const parts = [pending ? `${pending} to review` : "", escalated ? `${escalated} escalated` : ""].filter(Boolean).join(" · ");
+  return html`<a class="${escalated ? "pill pill-warn queue-badge" : "pill queue-badge"}" href="${`/dashboard/streams/${s.slug}#queue-h`}">${parts}</a>`;
 }
 
 export function streamList(rows: StreamRow[]): Html {
@@ -24,6 +33,7 @@ export function streamList(rows: StreamRow[]): Html {
       ${statusPill(s.status)}
     </header>
     <p class="muted mono">stream:${s.slug}</p>
+    ${queueBadge(s)}
     <dl class="facts">
       <div><dt>Owner</dt><dd>${s.owner ?? "—"}</dd></div>
       <div><dt>Moderators</dt><dd>${s.moderators.length ? s.moderators.join(", ") : "—"}</dd></div>

@@ -459,6 +459,19 @@ export class Chat {
 
   // ---- review queue: held messages ----
 
+  /** Open review items per stream: pending and escalated counts (streams with none are absent). */
+  queueCounts(): Map<string, { pending: number; escalated: number }> {
+    const rows = this.db.query<{ stream_id: string; status: string; n: number }, []>("SELECT stream_id, status, count(*) AS n FROM review_queue WHERE status IN ('pending', 'escalated') GROUP BY stream_id, status").all();
+    const out = new Map<string, { pending: number; escalated: number }>();
+    for (const r of rows) {
+      const c = out.get(r.stream_id) ?? { pending: 0, escalated: 0 };
+      if (r.status === "pending") c.pending = r.n;
+      else c.escalated = r.n;
+      out.set(r.stream_id, c);
+    }
+    return out;
+  }
+
   /** A review item by id, in any stream. */
   queueItem(id: string): store.QueueRow | undefined {
     return store.findQueueItem(this.db, id);

@@ -10,7 +10,7 @@ import { closeAll, viewer, type Joined, type Viewer } from "../support/chat.ts";
 import { push } from "../support/phoenix.ts";
 import { removeDir, type TestServer } from "../support/server.ts";
 import {
-  ARTIFACTS, browserWith, createAccount, consoleErrors, cspViolations, feedConnected, loginInBrowser, PASSWORD, startDashboardServer, waitFor, watch, type PageProblems,
+  ARTIFACTS, browserWith, createAccount, consoleErrors, cspViolations, feedConnected, loginInBrowser, loginOverHttp, PASSWORD, startDashboardServer, waitFor, watch, type PageProblems,
 } from "../support/dashboard.ts";
 
 const SLUG = "friday-live";
@@ -198,6 +198,9 @@ test("keyboard focus stays put while the queue re-renders, and moves to the next
   const c = await held("v-focus-c", "third https://example.com/c"); // the queue re-renders around the focused button
   const focused = () => mod.evaluate(() => document.activeElement?.id ?? "");
   expect(await focused()).toBe(`rq-${a}-deny`);
+  // The streams list says where review work waits.
+  const list = await (await loginOverHttp(s, "moana", PASSWORD)).get("/dashboard");
+  expect(await list.text()).toContain("3 to review");
   await mod.keyboard.press("Enter"); // deny the first, from the keyboard
   await waitFor("the first item to leave the queue", async () => (await mod.locator(`#rq-${a}`).count()) === 0, 20_000);
   await waitFor("focus on the next item's Deny", async () => (await focused()) === `rq-${b}-deny`, 20_000);

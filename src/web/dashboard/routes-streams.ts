@@ -18,6 +18,7 @@ const MAX_LISTED = 500;
 /** The streams an account may see: admins all, others those they own or moderate. */
 export function visibleStreams(c: DashboardContext, who: Who): StreamRow[] {
   const out: StreamRow[] = [];
+  const queues = c.chat.queueCounts();
   let after: string | null = null;
   for (let page = 0; page < 100 && out.length < MAX_LISTED; page++) {
     const rows: StreamRecord[] = c.streams.list(after, 1000);
@@ -25,7 +26,7 @@ export function visibleStreams(c: DashboardContext, who: Who): StreamRow[] {
       if (out.length >= MAX_LISTED) break;
       if (!canModerate(c.streams, who.account, s)) continue;
       const v = c.streams.apiView(s);
-      out.push({ slug: s.slug, title: s.title, status: s.status, owner: v.owner, live_since: v.live_since, moderators: v.moderators, canManage: canManage(who.account, s) });
+      out.push({ slug: s.slug, title: s.title, status: s.status, owner: v.owner, live_since: v.live_since, moderators: v.moderators, canManage: canManage(who.account, s), queue: queues.get(s.id) ?? { pending: 0, escalated: 0 } });
     }
     if (rows.length < 1000) break;
     after = rows[rows.length - 1]!.id;
