@@ -155,6 +155,12 @@ test("banned and timed-out viewers are listed with their way back; a viewer who 
   await mod.locator("#bans", { hasText: "Nobody is banned or timed out." }).waitFor({ timeout: 20_000 });
   const audit = (await s.api("GET", `/api/v1/streams/${SLUG}/audit?action=moderation.unban`)).body.data;
   expect(audit.map((r: any) => [r.target.id, r.actor.id])).toEqual(expect.arrayContaining([["troll-1", expect.any(String)], ["hothead-2", expect.any(String)]]));
+  // The whole trail, as CSV, from the panel (the JSON API answers this moderator's session).
+  const [dl] = await Promise.all([mod.waitForEvent("download", { timeout: 20_000 }), mod.getByRole("link", { name: "The whole audit trail as CSV" }).click()]);
+  const csv = await Bun.file((await dl.path())!).text();
+  expect(csv.split(/\r?\n/)[0]).toBe("id,at,actor_type,actor_id,action,target_type,target_id,reason,data");
+  expect(csv).toContain("moderation.unban");
+  expect(csv).toContain("troll-1");
 }, 60_000);
 
 test("a held message is approved from the review queue and published", async () => {

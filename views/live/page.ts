@@ -30,6 +30,11 @@ export interface LiveView {
   feedId: string;
 }
 
+/** A CSV export from the JSON API, which this dashboard session may call (PRODUCT.md). */
+function download(href: string, label: string): Html {
+  return html`<a class="btn btn-ghost btn-sm" href="${href}" download aria-label="${label}" title="${label}">CSV</a>`;
+}
+
 function panel(id: string, title: string, body: Html, extra?: Html): Html {
   return html`<section class="card panel" aria-labelledby="${`${id}-h`}">
   <header class="panel-head"><h2 id="${`${id}-h`}">${title}</h2>${extra ?? null}</header>
@@ -67,7 +72,7 @@ export function livePage(o: { nonce: string; user: Viewer; csrf: string; canMana
   <div class="col col-a">
     ${panel("audience", "Audience", html`${metricsPanel(v.metrics, v.samples)}
       <figure class="chart" data-chart="live" data-source="viewer-series" aria-label="Viewers over the last minutes"><figcaption class="muted small">Viewers, last 5 minutes</figcaption></figure>`)}
-    ${panel("chat", "Chat", html`<div class="chat-scroll" tabindex="0" aria-label="Chat messages">${chatLines(s.slug, v.messages)}</div>${announceForm(s.slug)}`)}
+    ${panel("chat", "Chat", html`<div class="chat-scroll" tabindex="0" aria-label="Chat messages">${chatLines(s.slug, v.messages)}</div>${announceForm(s.slug)}`, download(`/api/v1/streams/${s.slug}/chat?format=csv`, "Chat history as CSV"))}
   </div>
   <div class="col col-b">
     ${panel("queue", "Review queue", html`${queuePanel(s.slug, v.queue)}`)}
@@ -78,7 +83,7 @@ export function livePage(o: { nonce: string; user: Viewer; csrf: string; canMana
   <div class="col col-c">
     ${panel("polls", "Poll", html`${pollPanel(s.slug, v.poll)}${newPoll(s.slug, v.poll?.status !== "open")}`)}
     ${panel("segments", "Segments", html`${segmentList(v.segments)}${o.canManage ? segmentForm(s.slug, live) : null}`)}
-    ${panel("audit", "Audit trail", auditList(v.audit, o.name))}
+    ${panel("audit", "Audit trail", auditList(v.audit, o.name), download(`/api/v1/streams/${s.slug}/audit?format=csv`, "The whole audit trail as CSV"))}
   </div>
 </div>`,
   );
