@@ -186,7 +186,7 @@ export async function startApp(config: Readonly<Config>, opts: StartOptions = {}
     // The viewer pages' script is bundled now (a few ms), so a broken bundle stops the start.
     const viewerAssets = await buildViewerAssets();
     // The dashboard taps the hub's broadcasts and the review queue for its SSE feeds.
-    const dashboard = new Dashboard({ db, config, clock, logger, hub, accounts, streams, chat, polls, analytics, audit: new AuditLog(db) });
+    const dashboard = new Dashboard({ db, config, clock, logger, hub, accounts, streams, chat, polls, analytics, viewers, audit: new AuditLog(db), eraseWaitMs: opts.eraseWaitMs });
     const app = buildApp(logger, [
       opsRoutes({ metrics, isReady: () => ready, health: () => healthOf(db, analytics, reactions, moderation) }),
       apiRoutes({ accounts, streams, viewers, chat, polls, analytics, audit: new AuditLog(db), eraseWaitMs: opts.eraseWaitMs, sessions: dashboard.apiSessions }),

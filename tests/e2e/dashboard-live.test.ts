@@ -10,7 +10,7 @@ import { closeAll, viewer, type Joined, type Viewer } from "../support/chat.ts";
 import { push } from "../support/phoenix.ts";
 import { removeDir, type TestServer } from "../support/server.ts";
 import {
-  ARTIFACTS, browserWith, createAccount, consoleErrors, cspViolations, feedConnected, loginInBrowser, loginOverHttp, PASSWORD, startDashboardServer, waitFor, watch, type PageProblems,
+  ADMIN_PASSWORD, ARTIFACTS, browserWith, createAccount, consoleErrors, cspViolations, feedConnected, loginInBrowser, loginOverHttp, PASSWORD, startDashboardServer, waitFor, watch, type PageProblems,
 } from "../support/dashboard.ts";
 
 const SLUG = "friday-live";
@@ -238,6 +238,36 @@ test("a report is upheld with a timeout and a reason typed on the item, which su
   expect(audit.find((a: any) => a.target.id === "v-rude")).toMatchObject({ reason: "insulting the chat", actor: { type: "account" } });
   expect((await s.api("POST", `/api/v1/review-queue/${other.response.held_id}/deny`, {})).status).toBe(200);
   expect((await s.api("POST", `/api/v1/streams/${SLUG}/moderation`, { action: "unban", user_id: "v-rude" })).status).toBe(200);
+}, 60_000);
+
+test("an admin revokes and erases a viewer from the viewer card; moderators do not get those buttons", async () => {
+  const victim = await newViewer("v-erase-me");
+  const said = await victim.publish("please forget me");
+  const admin = await (await browser.newContext()).newPage();
+  const problems = watch(admin); // (accepts the confirm dialogs)
+  await loginInBrowser(admin, s.http, "admin", ADMIN_PASSWORD);
+  await admin.goto(`${s.http}/dashboard/streams/${SLUG}`);
+  await feedConnected(admin);
+  const open = async (p: Page) => {
+    await p.getByLabel("Viewer id").fill("v-erase-me");
+    await p.getByRole("button", { name: "Look up" }).click();
+    await p.locator("#viewer-card h3").waitFor({ timeout: 20_000 });
+  };
+  await open(mod);
+  expect(await mod.locator("#viewer-card").getByRole("button", { name: "Erase data" }).isVisible()).toBe(false);
+  await open(admin);
+  let closed: number | null = null;
+  (victim.ch as any).socket.onClose((e: any) => (closed ??= e.code));
+  await admin.locator("#viewer-card").getByRole("button", { name: "Revoke sessions" }).click();
+  await admin.locator(".toast-ok", { hasText: "Revoked" }).waitFor({ timeout: 20_000 });
+  await waitFor("the viewer's socket closed with 1008", () => closed === 1008, 20_000);
+  await admin.locator("#viewer-card").getByRole("button", { name: "Erase data" }).click();
+  await admin.locator(".toast-ok", { hasText: "Erased v-erase-me: 1 messages" }).waitFor({ timeout: 30_000 });
+  await admin.locator(`#msg-${said.seq}.msg-deleted`).waitFor({ timeout: 20_000 });
+  const history = (await s.api("GET", `/api/v1/streams/${SLUG}/chat?limit=1000`)).body.data;
+  expect(JSON.stringify(history)).not.toContain("please forget me");
+  expect(problems.errors).toEqual([]);
+  await admin.context().close();
 }, 60_000);
 
 test("a poll is opened on the dashboard, voted on by viewers and closed", async () => {

@@ -47,6 +47,10 @@ export function viewerCard(slug: string, v: ViewerCardData, name: ActorName): Ht
     ${r?.kind === "banned" ? act(slug, "Unban", { action: "unban", user_id: v.id }, "btn-ok") : act(slug, "Ban", { action: "ban", user_id: v.id }, "btn-danger", `Ban ${v.name ?? v.id} from this stream?`)}
     ${act(slug, "Clear messages", { action: "clear", user_id: v.id }, "btn-ghost", "Delete every message of this viewer in this stream?")}
   </div>
+  <div class="vc-actions admin-only" role="group" aria-label="Admin actions on this viewer (every stream)">
+    <button type="button" class="btn btn-sm" hx-post="/dashboard/viewers/revoke" hx-vals="${json({ id: v.id })}" hx-swap="none" hx-confirm="${`Close every socket of ${v.name ?? v.id} and refuse their current tokens?`}">Revoke sessions</button>
+    <button type="button" class="btn btn-sm btn-danger" hx-post="/dashboard/viewers/erase" hx-vals="${json({ id: v.id })}" hx-swap="none" hx-confirm="${`Erase ${v.name ?? v.id}'s data in every stream (messages, votes, analytics)? This cannot be undone.`}">Erase data</button>
+  </div>
   <h4>Recent messages</h4>
   <ol class="vc-messages">
     ${v.messages.length === 0 ? html`<li class="muted">None in this stream.</li>` : null}

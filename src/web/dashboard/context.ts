@@ -8,6 +8,7 @@ import type { Polls } from "../../polls/index.ts";
 import type { Logger } from "../../runtime/logger.ts";
 import type { Clock } from "../../runtime/time.ts";
 import type { Streams } from "../../streams/index.ts";
+import type { Viewers } from "../../viewers/index.ts";
 import type { DashboardAuth } from "./auth.ts";
 import type { DashboardFeeds } from "./feed.ts";
 import type { LiveData } from "./live-data.ts";
@@ -21,6 +22,7 @@ export interface DomainDoors {
   polls: Polls;
   analytics: Analytics;
   audit: AuditLog;
+  viewers: Viewers;
 }
 
 export interface DashboardContext extends DomainDoors {
@@ -31,4 +33,5 @@ export interface DashboardContext extends DomainDoors {
   auth: DashboardAuth;
   feeds: DashboardFeeds;
   data: LiveData;
+  eraseWaitMs?: number;
 }

@@ -28,6 +28,8 @@ export interface DashboardDeps extends DomainDoors {
   clock: Clock;
   logger: Logger;
   hub: Hub;
+  /** How long an erasure waits for its analytics part before saying it is pending (as the API). */
+  eraseWaitMs?: number;
 }
 
 export class Dashboard {
@@ -41,7 +43,7 @@ export class Dashboard {
 
   constructor(d: DashboardDeps) {
     this.sessions = new Sessions(d.db, d.clock, d.accounts);
-    const data = new LiveData({ accounts: d.accounts, streams: d.streams, chat: d.chat, polls: d.polls, analytics: d.analytics, audit: d.audit, clock: d.clock });
+    const data = new LiveData({ accounts: d.accounts, streams: d.streams, chat: d.chat, polls: d.polls, analytics: d.analytics, audit: d.audit, viewers: d.viewers, clock: d.clock });
     this.feeds = new DashboardFeeds({ hub: d.hub, chat: d.chat, streams: d.streams, analytics: d.analytics, data, clock: d.clock, logger: d.logger });
     const auth = new DashboardAuth(this.sessions, d.streams, d.config.publicUrl);
     this.c = { ...d, sessions: this.sessions, auth, feeds: this.feeds, data };

@@ -135,6 +135,22 @@ export function liveRoutes(c: DashboardContext) {
         if (!r.ok) return htmlResponse(segmentForm(s.slug, true, r.fields?.label ?? r.message), { status: 422 });
         return htmlResponse(html`${segmentForm(s.slug, true)}${partial("#segment-list", "outerHTML", segmentList(data.segments(fresh)))}`, { status: 201 });
       }))
+      // ---- a viewer, in every stream: admins (the API's viewer revoke and erase) ----
+      .post("/dashboard/viewers/revoke", auth.guard({ mutating: true, admin: true }, (who, { body }) => {
+        const id = formOf(body).id ?? "";
+        if (!VIEWER_ID.test(id)) return toastResponse("error", "Not a viewer id.", 400);
+        const r = c.viewers.revoke(who.actor, id);
+        if (!r.ok) return toastResponse("error", r.message, 400);
+        return toastResponse("ok", `Revoked: ${id}'s sockets are closed and their current tokens refused.`);
+      }))
+      .post("/dashboard/viewers/erase", auth.guard({ mutating: true, admin: true }, async (who, { body }) => {
+        const id = formOf(body).id ?? "";
+        if (!VIEWER_ID.test(id)) return toastResponse("error", "Not a viewer id.", 400);
+        const r = await c.chat.eraseViewer(who.actor, id);
+        if (!r.ok) return toastResponse("error", r.message, 400);
+        const done = await c.analytics.erasureSettled(id, c.eraseWaitMs ?? 10_000);
+        return toastResponse("ok", `Erased ${id}: ${r.value.messages} messages${done ? "; analytics anonymised." : "; analytics will be anonymised when the analytics worker answers."}`);
+      }))
       // ---- the viewer card ----
       .get("/dashboard/streams/:slug/viewer", auth.streamGuard("moderate", {}, (_who, s, { query }) => {
         const id = query.id;
