@@ -176,6 +176,7 @@
     if (node.classList.contains("toast")) expire(node);
     if (node.classList.contains("msg")) dedupe(node);
     if (node.classList.contains("msg-pending")) unmarkLater(node);
+    else node.querySelectorAll(".msg-pending").forEach(unmarkLater); // (a whole chat list re-rendered)
     if (node.id === "viewer-card" && !node.classList.contains("empty-card")) node.focus({ preventScroll: false });
     var hosts = node.matches("[data-chart]") ? [node] : node.querySelectorAll("[data-chart]");
     for (var i = 0; i < hosts.length; i++) makeChart(hosts[i]);
@@ -193,31 +194,36 @@
     if (chatBox && stick) chatBox.scrollTop = chatBox.scrollHeight;
   }).observe(document.body, { childList: true, subtree: true });
 
-  // ---- keyboard focus while panels re-render ----
-  // A decided item leaves the queue with its focused button: focus moves to the same button of the
-  // item that took its place (the next one, else the previous), not to <body>.
-  var decidedFrom = null;
-  document.addEventListener("click", function (e) {
+  // ---- keyboard focus and typed reasons while panels re-render ----
+  // Live fragments replace whole panels: the focused control (stable ids) gets its focus back, and a
+  // reason typed into a review item is kept (by its input's id) for as long as the item is there.
+  // Swaps may overlap (a decision's answer and the feed's re-render), so nothing here is reset by
+  // the next swap's start.
+  var keepFocus = null;
+  var typed = {};
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (t instanceof HTMLInputElement && t.classList.contains("rq-reason")) typed[t.id] = t.value;
+  });
+  document.addEventListener("htmx:before:swap", function () {
+    var a = document.activeElement;
+    if (a && a !== document.body && a.id) keepFocus = a.id;
+  });
+  // A decision (after its confirm, if any) remembers where focus should go when its item leaves:
+  // the same button of the item that takes its place (the next one, else the previous).
+  var decided = null;
+  document.addEventListener("htmx:before:request", function (e) {
     var b = e.target instanceof Element ? e.target.closest("#review-queue button[data-verdict]") : null;
     if (!b) return;
     var item = b.closest("li");
     var near = item && (item.nextElementSibling || item.previousElementSibling);
-    decidedFrom = { verdict: b.dataset.verdict, near: near ? near.id : null };
+    decided = { ctx: e.detail && e.detail.ctx, verdict: b.dataset.verdict, near: near ? near.id : null };
   });
-  // Live fragments replace whole panels: the focused control (stable ids) gets its focus back.
-  // Reasons typed into review items survive those re-renders too.
-  var keepFocus = null;
-  var typed = {};
-  document.addEventListener("htmx:before:swap", function () {
-    var a = document.activeElement;
-    keepFocus = a && a !== document.body && a.id ? a.id : null;
-    typed = {};
-    document.querySelectorAll("input.rq-reason").forEach(function (i) { if (i.value) typed[i.id] = i.value; });
-  });
-  document.addEventListener("htmx:after:swap", function () {
+  document.addEventListener("htmx:after:swap", function (e) {
     Object.keys(typed).forEach(function (id) {
-      var i = document.getElementById(id);
-      if (i && !i.value) i.value = typed[id];
+      var input = document.getElementById(id);
+      if (!input) delete typed[id];
+      else if (!input.value && typed[id]) input.value = typed[id];
     });
     var a = document.activeElement;
     if (keepFocus && (!a || a === document.body || !a.isConnected)) {
@@ -225,11 +231,14 @@
       if (again) again.focus({ preventScroll: true });
     }
     keepFocus = null;
-    if (!decidedFrom || (document.activeElement && document.activeElement !== document.body)) return;
-    var near = decidedFrom.near && document.getElementById(decidedFrom.near);
-    var target = near && (near.querySelector('button[data-verdict="' + decidedFrom.verdict + '"]') || near.querySelector("button"));
+    // Only the decision's own answer moves focus on (a failed one leaves the item, and focus, be).
+    if (!decided || !e.detail || e.detail.ctx !== decided.ctx) return;
+    var d = decided;
+    decided = null;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var near = d.near && document.getElementById(d.near);
+    var target = near && (near.querySelector('button[data-verdict="' + d.verdict + '"]') || near.querySelector("button"));
     if (target) target.focus();
-    decidedFrom = null;
   });
 
   // ---- the live feed's state ----

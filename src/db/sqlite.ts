@@ -13,6 +13,7 @@ import m005 from "./migrations/005-segments.sql" with { type: "text" };
 import m006 from "./migrations/006-sessions.sql" with { type: "text" };
 import m007 from "./migrations/007-analytics-erasures.sql" with { type: "text" };
 import m008 from "./migrations/008-analytics-flush-ids.sql" with { type: "text" };
+import m009 from "./migrations/009-open-review-items.sql" with { type: "text" };
 
 /** Numbered migrations; append only, never edit a released one. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
@@ -24,6 +25,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 6, name: "006-sessions", sql: m006 },
   { version: 7, name: "007-analytics-erasures", sql: m007 },
   { version: 8, name: "008-analytics-flush-ids", sql: m008 },
+  { version: 9, name: "009-open-review-items", sql: m009 },
 ];
 
 export function openSqlite(path: string): Database {

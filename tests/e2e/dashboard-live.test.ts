@@ -229,7 +229,7 @@ test("a report is upheld with a timeout and a reason typed on the item, which su
   // Another item arrives meanwhile: the queue re-renders, the typed reason stays.
   const other = await (await newViewer("v-linker")).send({ body: "free stuff https://example.com/free" });
   await mod.locator(`#rq-${other.response.held_id}`).waitFor({ timeout: 20_000 });
-  expect(await mod.locator(`#rq-${id}-reason`).inputValue()).toBe("insulting the chat");
+  await waitFor("the typed reason after the re-render", async () => (await mod.locator(`#rq-${id}-reason`).inputValue()) === "insulting the chat", 20_000);
   await mod.locator("#review-queue").screenshot({ path: `${ARTIFACTS}/dashboard-live-report.png` });
   await mod.locator(`#rq-${id}-timeout`).click();
   await waitFor("the report to leave the queue", async () => (await mod.locator(`#rq-${id}`).count()) === 0, 20_000);

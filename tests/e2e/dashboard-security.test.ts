@@ -5,7 +5,7 @@
 // CSP whose fresh nonce is on every <script>, no framing, nosniff).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
-import { removeDir, freePortCandidate, type TestServer } from "../support/server.ts";
+import { readSqlite, removeDir, freePortCandidate, type TestServer } from "../support/server.ts";
 import { viewer } from "../support/chat.ts";
 import { ADMIN_PASSWORD, assignModerator, browserWith, createAccount, loginInBrowser, loginOverHttp, PASSWORD, startDashboardServer, type HttpSession } from "../support/dashboard.ts";
 
@@ -153,6 +153,12 @@ test("roles: a moderator cannot open admin pages, settings, or streams they do n
   expect(await code(mod, "/dashboard/accounts/moana")).toBe(403); // not even their own
   expect(await code(creator, "/dashboard/accounts/carla")).toBe(403);
   expect((await mod.post("/dashboard/accounts/moana", { role: "admin", viewer_id: "" })).status).toBe(403);
+  // Revoking and erasing a viewer (every stream): admins only, with the CSRF token.
+  for (const path of ["/dashboard/viewers/revoke", "/dashboard/viewers/erase"]) {
+    for (const sess of [mod, creator]) expect({ path, status: (await sess.post(path, { id: "sec-target" })).status }).toEqual({ path, status: 403 });
+    expect({ path, status: (await admin.post(path, { id: "sec-target" }, { "x-csrf-token": "not-the-token" })).status }).toEqual({ path, status: 403 });
+  }
+  expect(readSqlite<{ n: number }>(s.dataDir, "SELECT count(*) AS n FROM audit_log WHERE target_id = 'sec-target'")[0]!.n).toBe(0);
   expect((await creator.post("/dashboard/accounts/carla", { role: "admin", viewer_id: "" })).status).toBe(403);
   expect((await mod.post("/dashboard/streams", { slug: "mod-stream", title: "x" })).status).toBe(403);
   expect((await mod.post("/dashboard/streams/carla-show/live", {})).status).toBe(403);

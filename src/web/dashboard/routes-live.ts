@@ -93,7 +93,10 @@ export function liveRoutes(c: DashboardContext) {
         const input: Record<string, unknown> = {};
         if ((f.reason ?? "").trim()) input.reason = f.reason;
         if (f.timeout_s !== undefined) input.timeout_s = intOrText(f.timeout_s);
-        if (f.ban === "true") input.ban = true;
+        if (f.ban !== undefined) {
+          if (f.ban !== "true" && f.ban !== "false") return toastResponse("error", "ban: true or false", 400);
+          input.ban = f.ban === "true";
+        }
         const r = await c.chat.decide(who.actor, id, verdict, input); // (escalated items: admins only, held by the domain)
         const queue = partial("#review-queue", "outerHTML", queuePanel(s.slug, data.queue(s)));
         if (!r.ok) return htmlResponse(html`${queue}${toast("error", r.code === "forbidden" ? "Escalated items are decided by an admin." : r.message)}`, { status: r.code === "conflict" ? 409 : r.code === "forbidden" ? 403 : 400 });
