@@ -274,8 +274,16 @@ describe("a dashboard session calls the JSON API (PRODUCT.md), with the dashboar
     expect(await status(creator, "GET", "/api/v1/streams/other-show/audit")).toBe(403);
     expect(await status(creator, "PATCH", "/api/v1/streams/other-show", { title: "mine now" })).toBe(403);
     expect(await status(creator, "GET", "/api/v1/streams/no-such-show/chat")).toBe(404);
-    // Routes that name no stream (lists) and admin routes: API keys and admins only.
-    for (const [m, p] of [["GET", "/api/v1/streams"], ["GET", "/api/v1/accounts"], ["POST", "/api/v1/viewers/v1/revoke"]] as const) {
+    // The streams list: the ones the account may see, as on the dashboard.
+    const listed = async (sess: HttpSession) => ((await (await call(sess, "GET", "/api/v1/streams?limit=1")).json()) as any);
+    const first = await listed(mod);
+    expect(first.data.map((x: any) => x.slug)).toEqual(["carla-show"]);
+    expect(first.next_cursor).toBeNull();
+    const mine = (await (await call(creator, "GET", "/api/v1/streams?limit=1000")).json()) as any;
+    expect(mine.data.map((x: any) => x.slug)).not.toContain("other-show");
+    expect(mine.data.map((x: any) => x.slug)).toContain("carla-show");
+    // Admin routes: API keys and admins only.
+    for (const [m, p] of [["GET", "/api/v1/accounts"], ["POST", "/api/v1/viewers/v1/revoke"]] as const) {
       expect({ p, status: await status(creator, m, p) }).toEqual({ p, status: 403 });
     }
     // As on the dashboard: a creator creates streams they own, and assigns their moderators.

@@ -65,9 +65,9 @@ const ROLE_SCOPES: Record<Role, readonly Scope[]> = { admin: SCOPES, creator: ["
 /**
  * How a creator's or moderator's session may use a route whose key scope says otherwise, as the
  * dashboard allows: "manage" (the stream's owner: moderator assignment), "creators" (creating a
- * stream, which they then own).
+ * stream, which they then own), "list" (the streams they may see; the handler filters).
  */
-type SessionRule = "manage" | "creators";
+type SessionRule = "manage" | "creators" | "list";
 
 function guarded(d: ApiDeps, scope: Scope, handler: (actor: Actor, ctx: Ctx) => Response | Promise<Response>, rule?: SessionRule) {
   return (ctx: Ctx) => {
@@ -87,7 +87,7 @@ function guarded(d: ApiDeps, scope: Scope, handler: (actor: Actor, ctx: Ctx) => 
     if (session === null) return apiError("unauthenticated", "send Authorization: Bearer <api key>, or call from a logged-in dashboard session");
     if ("status" in session) return apiError(session.status === 401 ? "unauthenticated" : "forbidden", session.message);
     const a = session.account;
-    if (a.role === "creator" && rule === "creators") return handler({ type: "account", id: a.id, username: a.username, role: a.role }, ctx);
+    if ((a.role === "creator" && rule === "creators") || rule === "list") return handler({ type: "account", id: a.id, username: a.username, role: a.role }, ctx);
     if (a.role !== "admin") {
       if (rule !== "manage" && !ROLE_SCOPES[a.role].includes(scope)) return apiError("forbidden", `a ${a.role}'s session cannot use ${scope} routes`);
       const st = streamOf(d, ctx);
@@ -132,11 +132,21 @@ export function apiRoutes(d: ApiDeps) {
         if (actor.type === "account" && actor.role !== "admin" && b.owner !== undefined && b.owner !== actor.username) return apiError("forbidden", "a creator creates streams they own", { fields: { owner: "only admins name another owner" } });
         return respond(streams.create(actor, b), 201, (s) => streams.apiView(s));
       }, "creators"))
-      .get("/streams", guarded(d, "streams", (_a, { query }) => {
+      .get("/streams", guarded(d, "streams", (actor, { query }) => {
         const p = parsePaging(query);
         if (p instanceof Response) return p;
-        return json(200, page(streams.list(p.after, p.limit + 1), p.limit, (s) => s.id, (s) => streams.apiView(s)));
-      }))
+        // A creator's or moderator's session sees the streams it owns or moderates, as on the dashboard.
+        const account = actor.type === "account" && actor.role !== "admin" ? d.accounts.findById(actor.id) : undefined;
+        if (!account) return json(200, page(streams.list(p.after, p.limit + 1), p.limit, (s) => s.id, (s) => streams.apiView(s)));
+        const rows: StreamRecord[] = [];
+        for (let after = p.after, pages = 0; rows.length <= p.limit && pages < 1000; pages++) {
+          const batch = streams.list(after, 500);
+          for (const s of batch) if (rows.length <= p.limit && canModerate(streams, account, s)) rows.push(s);
+          if (batch.length < 500) break;
+          after = batch[batch.length - 1]!.id;
+        }
+        return json(200, page(rows, p.limit, (s) => s.id, (s) => streams.apiView(s)));
+      }, "list"))
       .get("/streams/:slug", guarded(d, "streams", (_a, { params }) => {
         const s = streams.findBySlug(params.slug!);
         return s ? json(200, streams.apiView(s)) : apiError("not_found", `no stream ${params.slug}`);
