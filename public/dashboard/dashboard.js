@@ -219,7 +219,7 @@
     var near = item && (item.nextElementSibling || item.previousElementSibling);
     decided = { ctx: e.detail && e.detail.ctx, verdict: b.dataset.verdict, near: near ? near.id : null };
   });
-  document.addEventListener("htmx:after:swap", function (e) {
+  document.addEventListener("htmx:after:swap", function () {
     Object.keys(typed).forEach(function (id) {
       var input = document.getElementById(id);
       if (!input) delete typed[id];
@@ -231,7 +231,10 @@
       if (again) again.focus({ preventScroll: true });
     }
     keepFocus = null;
-    // Only the decision's own answer moves focus on (a failed one leaves the item, and focus, be).
+  });
+  // When the decision's request is over (its answer swapped in, or skipped because the feed had
+  // already removed the item and its button): focus, if it fell to <body>, goes to the neighbour.
+  document.addEventListener("htmx:finally:request", function (e) {
     if (!decided || !e.detail || e.detail.ctx !== decided.ctx) return;
     var d = decided;
     decided = null;
