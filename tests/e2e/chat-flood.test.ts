@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mintViewerToken } from "../../src/identity/viewer-token.ts";
 import { JOIN_BURST, JOIN_RATE_PER_S } from "../../src/web/socket/conn.ts";
-import { FLOOD_COOLDOWN_MS } from "../../src/web/socket/hub.ts";
+import { FLOOD_COOLDOWN_MS, GUEST_FLOODS_PER_ADDRESS } from "../../src/web/socket/hub.ts";
 import { refuseUpgrade, startClockedServer, type ClockedServer } from "../support/identity.ts";
 import { connect, join, push, record } from "../support/phoenix.ts";
 import { rawConnect, type RawClient } from "../support/raw-ws.ts";
@@ -181,6 +181,29 @@ describe("chat flood (T10)", () => {
       c.send([null, `hb${i}`, "phoenix", "heartbeat", {}]);
       await c.next((x) => x[1] === `hb${i}` && x[4]?.status === "ok", "heartbeat reply");
     }
+  }, 60_000);
+
+  test("flooding guests: each closes only its own socket; the address is cooled down once guests from it flooded three times (NATs share addresses)", async () => {
+    const slug = "flood-guests";
+    await createStream(slug);
+    const topic = `stream:${slug}`;
+    for (let round = 1; round <= GUEST_FLOODS_PER_ADDRESS; round++) {
+      // A guest connect from this address is let in until the last round's flood.
+      const g = await raw();
+      await rawJoin(g, topic, "j");
+      for (let i = 0; i <= FLOOD_REFUSALS + 10; i++) g.send(["j", `r${i}`, topic, "reaction:send", { emoji: "❤️" }]);
+      expect(await g.waitClosed(30_000)).toMatchObject({ code: 1008, reason: "flooding" });
+    }
+    const refused = await refuseUpgrade(wsUrl());
+    expect([refused.status, refused.body.error.code]).toEqual([429, "rate_limited"]);
+    expect(refused.body.error.retry_after_ms).toBeLessThanOrEqual(FLOOD_COOLDOWN_MS);
+    // Signed-in viewers from the address are not guests: they connect.
+    const viewer = await raw(await token("nat-neighbour"));
+    await rawJoin(viewer, topic, "j");
+    // After the cool-down guests are let back in.
+    s.clock.advance(FLOOD_COOLDOWN_MS + 1);
+    const back = await raw();
+    await rawJoin(back, topic, "j");
   }, 60_000);
 });
 

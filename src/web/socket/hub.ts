@@ -58,6 +58,12 @@ const IDLE_FLOOR_MS = 8_000;
 const FLOOD_REFUSALS = 40;
 const FLOOD_WINDOW_MS = 10_000;
 export const FLOOD_COOLDOWN_MS = 30_000;
+/**
+ * A guest has no identity but their address, which a stadium or mobile NAT shares with thousands:
+ * one flooding guest closes only their socket; the address is cooled down (every guest connect from
+ * it refused) once guests from it were closed for flooding this many times within the cool-down.
+ */
+export const GUEST_FLOODS_PER_ADDRESS = 3;
 
 export class Hub implements StreamListener, ChatListener, ReactionsListener, PollsListener {
   private server: Server<Conn> | null = null;
@@ -74,6 +80,8 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
   private nextPhxRef = 1;
   private nextSession = 1;
   private cooldowns = new Map<string, number>(); // viewer id or IP -> refused until
+  /** Guest flood closes per address within the cool-down window (GUEST_FLOODS_PER_ADDRESS). */
+  private guestFloods = new Map<string, { n: number; since: number }>();
   private m: { joins: Counter; framesIn: Counter; framesOut: Counter; errors: Counter; chat: Counter; reactions: Counter; votes: Counter };
 
   constructor(private deps: HubDeps) {
@@ -513,7 +521,13 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
       c.refusals = 0;
     }
     if (++c.refusals > FLOOD_REFUSALS && !c.closing) {
-      this.cooldowns.set(c.viewer?.id ?? c.ip, now + FLOOD_COOLDOWN_MS);
+      if (c.viewer) this.cooldowns.set(c.viewer.id, now + FLOOD_COOLDOWN_MS);
+      else {
+        const f = this.guestFloods.get(c.ip);
+        const n = f && now - f.since <= FLOOD_COOLDOWN_MS ? f.n + 1 : 1;
+        this.guestFloods.set(c.ip, { n, since: n === 1 ? now : f!.since });
+        if (n >= GUEST_FLOODS_PER_ADDRESS) this.cooldowns.set(c.ip, now + FLOOD_COOLDOWN_MS);
+      }
       this.m.errors.inc(1, { reason: "flooding" });
       // Every socket of that viewer: the budget is per viewer, so is the penalty.
       const all = c.viewer ? [...this.viewerSockets(c.viewer.id)] : [ws];
@@ -524,6 +538,7 @@ export class Hub implements StreamListener, ChatListener, ReactionsListener, Pol
   /** Forgets expired cool-downs (called by the periodic sweeper). */
   sweepCooldowns(now: number): void {
     for (const [k, until] of this.cooldowns) if (until <= now) this.cooldowns.delete(k);
+    for (const [ip, f] of this.guestFloods) if (now - f.since > FLOOD_COOLDOWN_MS) this.guestFloods.delete(ip);
   }
 
   /** ms left of a flood cool-down for this viewer id or IP, else 0. */
