@@ -35,6 +35,11 @@ export interface AccountView {
   updated_at: string;
 }
 
+/** The actor an account acts as (audit rows name it). */
+export function actorOf(a: AccountRecord): Actor {
+  return { type: "account", id: a.id, username: a.username, role: a.role };
+}
+
 export function accountView(a: AccountRecord): AccountView {
   return { id: a.id, username: a.username, role: a.role, viewer_id: a.viewer_id, created_at: iso(a.created_at), updated_at: iso(a.updated_at) };
 }

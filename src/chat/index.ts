@@ -63,6 +63,13 @@ export interface QueueEvent {
  */
 export type DelayedEvent = { stream_id: string; message: MessageView; visible_at: string } | { stream_id: string; deleted: number[] };
 
+/** A viewer's ban (`until` null) or timeout in a stream. */
+export interface Restriction {
+  kind: "banned" | "timed_out";
+  until: number | null;
+  reason: string | null;
+}
+
 /** This many held messages of one viewer within the window escalate them to admins automatically. */
 export const AUTO_ESCALATE_HELD = 3;
 export const AUTO_ESCALATE_WINDOW_MS = 10 * 60_000;
@@ -203,7 +210,7 @@ export class Chat {
   }
 
   /** "banned" | "timed_out" with its end, or null: chat, reactions and votes are refused alike. */
-  restriction(stream: StreamRecord, viewerId: string | null): { kind: "banned" | "timed_out"; until: number | null; reason: string | null } | null {
+  restriction(stream: StreamRecord, viewerId: string | null): Restriction | null {
     if (!viewerId) return null;
     const b = this.state(stream).bans.get(viewerId);
     if (!b) return null;
@@ -212,9 +219,9 @@ export class Chat {
   }
 
   /** Who is banned or timed out in the stream now: bans first, then timeouts by their end. */
-  restricted(stream: StreamRecord): Array<{ user_id: string; kind: "banned" | "timed_out"; until: number | null; reason: string | null }> {
+  restricted(stream: StreamRecord): Array<Restriction & { user_id: string }> {
     const now = this.clock.now();
-    const out: Array<{ user_id: string; kind: "banned" | "timed_out"; until: number | null; reason: string | null }> = [];
+    const out: Array<Restriction & { user_id: string }> = [];
     for (const [user_id, b] of this.state(stream).bans) {
       if (b.until === null) out.push({ user_id, kind: "banned", until: null, reason: b.reason });
       else if (b.until > now) out.push({ user_id, kind: "timed_out", until: b.until, reason: b.reason });

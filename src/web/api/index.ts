@@ -2,7 +2,7 @@
 // never touch SQL. PRODUCT.md lists the routes; the error shape is `{error: {code, message, fields?}}`.
 import { Elysia } from "elysia";
 import type { AccountRecord, Accounts, Role } from "../../accounts/index.ts";
-import { accountView } from "../../accounts/index.ts";
+import { accountView, actorOf } from "../../accounts/index.ts";
 import { SCOPES, type Actor, type Scope } from "../../actor.ts";
 import type { Result } from "../../errors.ts";
 import type { StreamRecord, Streams } from "../../streams/index.ts";
@@ -14,7 +14,7 @@ import type { Analytics } from "../../analytics/index.ts";
 import { csvRow, streamPages } from "../export.ts";
 import { apiError, json, page, parsePaging, refusalResponse } from "../http-util.ts";
 import { parseRfc3339 } from "../../runtime/time.ts";
-import { canManage, canModerate } from "../rights.ts";
+import { canManage, canModerate, streamsVisibleTo } from "../rights.ts";
 
 export interface ApiDeps {
   chat: Chat;
@@ -58,17 +58,17 @@ function streamOf(d: ApiDeps, ctx: Ctx): StreamRecord | undefined | null {
 const ROLE_SCOPES: Record<Role, readonly Scope[]> = { admin: SCOPES, creator: ["streams", "moderation", "analytics"], moderator: ["moderation"] };
 
 /**
- * Resolves the caller, an API key (bearer) or a dashboard session (cookie; CSRF on state changes),
- * checks the scope, and for a session of a creator or moderator the stream the route acts on (routes
- * that name none are for keys and admins), then runs the handler with the actor.
- */
-/**
  * How a creator's or moderator's session may use a route whose key scope says otherwise, as the
  * dashboard allows: "manage" (the stream's owner: moderator assignment), "creators" (creating a
  * stream, which they then own), "list" (the streams they may see; the handler filters).
  */
 type SessionRule = "manage" | "creators" | "list";
 
+/**
+ * Resolves the caller, an API key (bearer) or a dashboard session (cookie; CSRF on state changes),
+ * checks the scope, and for a session of a creator or moderator the stream the route acts on (routes
+ * that name none are for keys and admins), then runs the handler with the actor.
+ */
 function guarded(d: ApiDeps, scope: Scope, handler: (actor: Actor, ctx: Ctx) => Response | Promise<Response>, rule?: SessionRule) {
   return (ctx: Ctx) => {
     const auth = ctx.request.headers.get("authorization");
@@ -87,7 +87,7 @@ function guarded(d: ApiDeps, scope: Scope, handler: (actor: Actor, ctx: Ctx) => 
     if (session === null) return apiError("unauthenticated", "send Authorization: Bearer <api key>, or call from a logged-in dashboard session");
     if ("status" in session) return apiError(session.status === 401 ? "unauthenticated" : "forbidden", session.message);
     const a = session.account;
-    if ((a.role === "creator" && rule === "creators") || rule === "list") return handler({ type: "account", id: a.id, username: a.username, role: a.role }, ctx);
+    if ((a.role === "creator" && rule === "creators") || rule === "list") return handler(actorOf(a), ctx);
     if (a.role !== "admin") {
       if (rule !== "manage" && !ROLE_SCOPES[a.role].includes(scope)) return apiError("forbidden", `a ${a.role}'s session cannot use ${scope} routes`);
       const st = streamOf(d, ctx);
@@ -96,7 +96,7 @@ function guarded(d: ApiDeps, scope: Scope, handler: (actor: Actor, ctx: Ctx) => 
         return apiError("forbidden", scope === "moderation" ? "you do not moderate this stream" : "only the stream's owner and admins may do this");
       }
     }
-    return handler({ type: "account", id: a.id, username: a.username, role: a.role }, ctx);
+    return handler(actorOf(a), ctx);
   };
 }
 
@@ -136,15 +136,9 @@ export function apiRoutes(d: ApiDeps) {
         const p = parsePaging(query);
         if (p instanceof Response) return p;
         // A creator's or moderator's session sees the streams it owns or moderates, as on the dashboard.
-        const account = actor.type === "account" && actor.role !== "admin" ? d.accounts.findById(actor.id) : undefined;
-        if (!account) return json(200, page(streams.list(p.after, p.limit + 1), p.limit, (s) => s.id, (s) => streams.apiView(s)));
+        if (actor.type !== "account" || actor.role === "admin") return json(200, page(streams.list(p.after, p.limit + 1), p.limit, (s) => s.id, (s) => streams.apiView(s)));
         const rows: StreamRecord[] = [];
-        for (let after = p.after, pages = 0; rows.length <= p.limit && pages < 1000; pages++) {
-          const batch = streams.list(after, 500);
-          for (const s of batch) if (rows.length <= p.limit && canModerate(streams, account, s)) rows.push(s);
-          if (batch.length < 500) break;
-          after = batch[batch.length - 1]!.id;
-        }
+        for (const s of streamsVisibleTo(streams, actor, p.after)) if (rows.push(s) > p.limit) break;
         return json(200, page(rows, p.limit, (s) => s.id, (s) => streams.apiView(s)));
       }, "list"))
       .get("/streams/:slug", guarded(d, "streams", (_a, { params }) => {

@@ -1,7 +1,7 @@
 // Who is asking, and may they: the session cookie, the same-origin check and the CSRF token on
 // every state-changing request, and the role rules (admin: everything; creator: own streams;
 // moderator: assigned streams). Guards wrap route handlers; a refusal is a 401/403 page or toast.
-import type { AccountRecord } from "../../accounts/index.ts";
+import { actorOf, type AccountRecord } from "../../accounts/index.ts";
 import type { Actor } from "../../actor.ts";
 import type { StreamRecord, Streams } from "../../streams/index.ts";
 import { errorPage } from "../../../views/errors.ts";
@@ -20,7 +20,6 @@ export interface Who {
 
 export type Ctx = { request: Request; params: Record<string, string>; query: Record<string, string | undefined>; body: unknown };
 
-export { canManage, canModerate };
 
 export class DashboardAuth {
   readonly cookieName: string;
@@ -89,7 +88,7 @@ export class DashboardAuth {
 
   who(s: Session): Who {
     const a = s.account;
-    return { account: a, actor: { type: "account", id: a.id, username: a.username, role: a.role }, view: { username: a.username, role: a.role }, csrf: s.csrf, tokenHash: s.tokenHash };
+    return { account: a, actor: actorOf(a), view: { username: a.username, role: a.role }, csrf: s.csrf, tokenHash: s.tokenHash };
   }
 
   // ---- guards ----

@@ -17,7 +17,7 @@ import type { Hub } from "../socket/hub.ts";
 import { html, partial, type Html } from "../../../views/html.ts";
 import { AUDIT_ROWS, auditList, auditRow } from "../../../views/live/audit.ts";
 import { AUDIT as CHAT_AUDIT } from "../../chat/events.ts";
-import { bansPanel } from "../../../views/live/bans.ts";
+import { bansPanel, type RestrictedRow } from "../../../views/live/bans.ts";
 import { CHAT_LINES, chatLine, chatLines, tombstone, type DashboardMessage } from "../../../views/live/chat.ts";
 import { pollPanel, reactionsPanel, segmentForm, segmentList, type ReactionRates } from "../../../views/live/panels.ts";
 import { queuePanel } from "../../../views/live/queue.ts";
@@ -169,12 +169,12 @@ export class DashboardFeeds {
    * Brings the feed up to date (stream row, audit log, pending events) and returns its position. A
    * page rendered right after this (synchronously) shows exactly the state at that position.
    */
-  sync(stream: StreamRecord): { id: string; samples: Sample[]; reactions: ReactionRates } {
+  sync(stream: StreamRecord): { id: string; samples: Sample[]; reactions: ReactionRates; bans: RestrictedRow[] } {
     const f = this.feedOf(stream);
     this.poll(f);
     this.flush(f);
-    this.bans(f); // (the page renders the same list: its timeouts' ends are watched from now)
-    return { id: f.id, samples: f.samples, reactions: this.rates(f) };
+    // (the page renders the same list: its timeouts' ends are watched from now)
+    return { id: f.id, samples: f.samples, reactions: this.rates(f), bans: this.restrictedNow(f) };
   }
 
   // ---- events in ----
@@ -390,11 +390,15 @@ export class DashboardFeeds {
     ]}`.s;
   }
 
-  /** The #bans list now, noting when its soonest timeout ends (it is rendered again then). */
-  private bans(f: StreamFeed): Html {
+  /** Who is banned or timed out now, noting when the soonest timeout ends (#bans is rendered again then). */
+  private restrictedNow(f: StreamFeed): RestrictedRow[] {
     const rows = this.d.data.restricted(f.stream);
     f.bansChangeAt = rows.reduce((t, r) => (r.until === null ? t : Math.min(t, Date.parse(r.until))), Infinity);
-    return bansPanel(f.stream.slug, rows);
+    return rows;
+  }
+
+  private bans(f: StreamFeed): Html {
+    return bansPanel(f.stream.slug, this.restrictedNow(f));
   }
 
   private drop(f: StreamFeed, s: Sub): void {

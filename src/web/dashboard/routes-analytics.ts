@@ -5,7 +5,8 @@ import type { BroadcastRecord } from "../../streams/index.ts";
 import { broadcastsPage, reportPage, type ChartData } from "../../../views/analytics.ts";
 import { iso } from "../../runtime/time.ts";
 import { csvRow } from "../export.ts";
-import { canManage, refuse, type Ctx, type Who } from "./auth.ts";
+import { canManage } from "../rights.ts";
+import { refuse, type Ctx, type Who } from "./auth.ts";
 import type { DashboardContext } from "./context.ts";
 import { htmlResponse, newNonce, securityHeaders } from "./respond.ts";
 

@@ -12,7 +12,7 @@ import { livePage } from "../../../views/live/page.ts";
 import { newPoll, pollPanel, segmentForm, segmentList } from "../../../views/live/panels.ts";
 import { queuePanel } from "../../../views/live/queue.ts";
 import { emptyViewerCard, viewerCard } from "../../../views/live/viewer-card.ts";
-import { canManage, canModerate } from "./auth.ts";
+import { canManage, canModerate } from "../rights.ts";
 import type { DashboardContext } from "./context.ts";
 import { formOf, intOrText } from "./form.ts";
 import { htmlResponse, newNonce, securityHeaders, toastResponse } from "./respond.ts";
@@ -34,7 +34,7 @@ export function liveRoutes(c: DashboardContext) {
             nonce, user: who.view, csrf: who.csrf, canManage: canManage(who.account, fresh), name: data.actorName,
             v: {
               stream: data.head(fresh), metrics: c.analytics.liveMetrics(fresh), samples: at.samples, messages: data.recentMessages(fresh, CHAT_LINES),
-              reactions: at.reactions, poll: data.poll(fresh), queue: data.queue(fresh), bans: data.restricted(fresh), segments: data.segments(fresh), audit: data.recentAudit(fresh.id, AUDIT_ROWS), feedId: at.id,
+              reactions: at.reactions, poll: data.poll(fresh), queue: data.queue(fresh), bans: at.bans, segments: data.segments(fresh), audit: data.recentAudit(fresh.id, AUDIT_ROWS), feedId: at.id,
             },
           }),
           { nonce },

@@ -8,7 +8,8 @@ import { broadcastControls, streamStatus } from "../../../views/live/stream.ts";
 import { segmentForm } from "../../../views/live/panels.ts";
 import { moderatorsPanel, settingsForm, settingsPage, settingsValues, type SettingsValues } from "../../../views/settings.ts";
 import { createStreamForm, streamCreated, streamsPage, type StreamRow } from "../../../views/streams.ts";
-import { canManage, canModerate, refuse, type Who } from "./auth.ts";
+import { canManage, streamsVisibleTo } from "../rights.ts";
+import { refuse, type Who } from "./auth.ts";
 import type { DashboardContext } from "./context.ts";
 import { checked, formOf, intOrText, lines } from "./form.ts";
 import { htmlResponse, newNonce, toastResponse } from "./respond.ts";
@@ -19,17 +20,10 @@ const MAX_LISTED = 500;
 export function visibleStreams(c: DashboardContext, who: Who): StreamRow[] {
   const out: StreamRow[] = [];
   const queues = c.chat.queueCounts();
-  let after: string | null = null;
-  for (let page = 0; page < 100 && out.length < MAX_LISTED; page++) {
-    const rows: StreamRecord[] = c.streams.list(after, 1000);
-    for (const s of rows) {
-      if (out.length >= MAX_LISTED) break;
-      if (!canModerate(c.streams, who.account, s)) continue;
-      const v = c.streams.apiView(s);
-      out.push({ slug: s.slug, title: s.title, status: s.status, owner: v.owner, live_since: v.live_since, moderators: v.moderators, canManage: canManage(who.account, s), queue: queues.get(s.id) ?? { pending: 0, escalated: 0 } });
-    }
-    if (rows.length < 1000) break;
-    after = rows[rows.length - 1]!.id;
+  for (const s of streamsVisibleTo(c.streams, who.account, null)) {
+    if (out.length >= MAX_LISTED) break;
+    const v = c.streams.apiView(s);
+    out.push({ slug: s.slug, title: s.title, status: s.status, owner: v.owner, live_since: v.live_since, moderators: v.moderators, canManage: canManage(who.account, s), queue: queues.get(s.id) ?? { pending: 0, escalated: 0 } });
   }
   // Live streams first, then by title.
   return out.sort((a, b) => (a.status === b.status ? a.title.localeCompare(b.title) : a.status === "live" ? -1 : 1));
